@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The page heap (Go's mheap): the bottom layer. See span.c for the overview.
+ *
+ * One heap per NUMA node takes pages from alloc_pages() in chunks of 1 MiB
+ * (order SA_CHUNK_ORDER), falling back to smaller orders when the buddy
+ * allocator has no such block, and splits each chunk into independent pages
+ * (split_page()) so that any run of them can later go back on its own. The
+ * heap carves spans of N pages out of free spans (first fit by length), and a
+ * freed span coalesces with the free spans next to it in the same chunk.
+ *
+ * Every page the heap holds carries SA_PAGE_TAG in page->mapping and its span
+ * (in use or free) in page->private, so sa_lookup() needs no lock. Both are
+ * cleared before a page goes back to the page allocator.
+ *
+ * Requests larger than a chunk ("huge" objects) take their pages straight
+ * from alloc_pages() and give them straight back.
+ */
+#include <linux/gfp.h>
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/slab.h>
+
+#include "internal.h"
+
+const unsigned long sa_page_tag[2] __aligned(sizeof(long));
+struct kmem_cache *sa_span_cachep;
+/* Largest chunk order tried; tests lower it to exercise the fallback. */
+unsigned int sa_max_chunk_order = SA_CHUNK_ORDER;
+/* Fault injection for tests: fail the Nth next span carved (0: off). */
+atomic_t sa_fail_new_span = ATOMIC_INIT(0);
+
+static struct sa_heap *sa_heaps[MAX_NUMNODES];
+
+/* Spare span descriptors per heap, so that no slab call is made under a lock. */
+#define SA_SPARES_MIN	4
+#define SA_SPARES_MAX	64
+
+/* The caller's reclaim and failure behaviour: all that matters below us. */
+#define SA_RECLAIM_MASK	(__GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HIGH | \
+			 __GFP_NOWARN | __GFP_NORETRY | __GFP_RETRY_MAYFAIL | \
+			 __GFP_NOFAIL | __GFP_NOMEMALLOC | __GFP_MEMALLOC)
+
+/**
+ * sa_set_pages() - point every page of a span at its descriptor
+ * @s: the span
+ * @owner: descriptor to store, or NULL to untag the pages
+ *
+ * Context: heap lock held, or the pages are not reachable by anyone else.
+ */
+void sa_set_pages(struct sa_span *s, struct sa_span *owner)
+{
+	struct page *page = virt_to_page((void *)s->base);
+	unsigned int i;
+
+	for (i = 0; i < s->npages; i++, page++) {
+		if (owner) {
+			WRITE_ONCE(page->private, (unsigned long)owner);
+			WRITE_ONCE(page->mapping, SA_PAGE_TAG);
+		} else {
+			WRITE_ONCE(page->mapping, NULL);
+			WRITE_ONCE(page->private, 0);
+		}
+	}
+}
+
+static unsigned int sa_list_index(unsigned int npages)
+{
+	return min(npages, SA_HEAP_LISTS) - 1;
+}
+
+static void sa_heap_insert(struct sa_heap *h, struct sa_span *s)
+{
+	unsigned int i = sa_list_index(s->npages);
+
+	lockdep_assert_held(&h->lock);
+	s->state = SA_SPAN_FREE;
+	s->idle_since = jiffies;
+	list_add(&s->list, &h->free[i]);
+	__set_bit(i, h->nonempty);
+	h->pages_free += s->npages;
+}
+
+static void sa_heap_remove(struct sa_heap *h, struct sa_span *s)
+{
+	unsigned int i = sa_list_index(s->npages);
+
+	lockdep_assert_held(&h->lock);
+	list_del(&s->list);
+	if (list_empty(&h->free[i]))
+		__clear_bit(i, h->nonempty);
+	h->pages_free -= s->npages;
+}
+
+/* Take @npages from the smallest free span that holds them. */
+static struct sa_span *sa_heap_take(struct sa_heap *h, unsigned int npages)
+{
+	struct sa_span *s, *rest;
+	unsigned int i;
+
+	lockdep_assert_held(&h->lock);
+	for (i = find_next_bit(h->nonempty, SA_HEAP_LISTS, npages - 1);
+	     i < SA_HEAP_LISTS;
+	     i = find_next_bit(h->nonempty, SA_HEAP_LISTS, i + 1)) {
+		list_for_each_entry(s, &h->free[i], list) {
+			if (s->npages >= npages)
+				goto found;
+		}
+	}
+	return NULL;
+found:
+	sa_heap_remove(h, s);
+	/* Off the free lists: no neighbour may merge it while it is set up. */
+	WRITE_ONCE(s->state, 0);
+	if (s->npages == npages)
+		return s;
+	/* Split: the tail stays free under a spare descriptor. */
+	rest = list_first_entry_or_null(&h->spares, struct sa_span, list);
+	if (!rest) {
+		sa_heap_insert(h, s);
+		return NULL;
+	}
+	list_del(&rest->list);
+	h->nr_spares--;
+	memset(rest, 0, sizeof(*rest));
+	rest->base = s->base + ((unsigned long)npages << PAGE_SHIFT);
+	rest->npages = s->npages - npages;
+	rest->chunk = s->chunk;
+	rest->node = s->node;
+	rest->needzero = s->needzero;
+	s->npages = npages;
+	sa_set_pages(rest, rest);
+	sa_heap_insert(h, rest);
+	return s;
+}
+
+static void sa_heap_put_spare(struct sa_heap *h, struct sa_span *s)
+{
+	lockdep_assert_held(&h->lock);
+	s->state = 0;
+	list_add(&s->list, &h->spares);
+	h->nr_spares++;
+}
+
+/* Bring the spares between SA_SPARES_MIN and SA_SPARES_MAX, outside the lock. */
+static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
+{
+	unsigned long flags;
+	struct sa_span *s;
+	LIST_HEAD(extra);
+
+	if (in_hardirq() || in_nmi())
+		return;
+	while (READ_ONCE(h->nr_spares) < SA_SPARES_MIN) {
+		s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, h->node);
+		if (!s)
+			break;
+		raw_spin_lock_irqsave(&h->lock, flags);
+		sa_heap_put_spare(h, s);
+		raw_spin_unlock_irqrestore(&h->lock, flags);
+	}
+	if (READ_ONCE(h->nr_spares) <= SA_SPARES_MAX)
+		return;
+	raw_spin_lock_irqsave(&h->lock, flags);
+	while (h->nr_spares > SA_SPARES_MAX) {
+		s = list_first_entry(&h->spares, struct sa_span, list);
+		list_move(&s->list, &extra);
+		h->nr_spares--;
+	}
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	while ((s = list_first_entry_or_null(&extra, struct sa_span, list))) {
+		list_del(&s->list);
+		kmem_cache_free(sa_span_cachep, s);
+	}
+}
+
+/* The free span that ends right before @s, or starts right after it. */
+static struct sa_span *sa_heap_neighbour(struct sa_span *s, bool after)
+{
+	unsigned long addr = after ? s->base + ((unsigned long)s->npages << PAGE_SHIFT)
+				   : s->base - PAGE_SIZE;
+	struct sa_chunk *c = s->chunk;
+	unsigned long end = c->base + (PAGE_SIZE << c->order);
+	struct sa_span *n;
+
+	if (addr < c->base || addr >= end)
+		return NULL;
+	n = sa_lookup((void *)addr);
+	if (!n || n->state != SA_SPAN_FREE || n->chunk != c)
+		return NULL;
+	return n;
+}
+
+/* Merge @b, which follows @a, into @a. */
+static void sa_heap_merge(struct sa_heap *h, struct sa_span *a, struct sa_span *b)
+{
+	sa_heap_remove(h, b);
+	sa_set_pages(b, a);
+	a->npages += b->npages;
+	a->needzero |= b->needzero;
+	sa_heap_put_spare(h, b);
+}
+
+static void sa_heap_free_locked(struct sa_heap *h, struct sa_span *s)
+{
+	struct sa_span *n;
+
+	lockdep_assert_held(&h->lock);
+	s->pool = NULL;
+	n = sa_heap_neighbour(s, false);
+	if (n) {
+		sa_heap_remove(h, n);
+		/* The span before absorbs this one: its pages are retagged. */
+		sa_set_pages(s, n);
+		n->npages += s->npages;
+		n->needzero |= s->needzero;
+		sa_heap_put_spare(h, s);
+		s = n;
+	}
+	n = sa_heap_neighbour(s, true);
+	if (n)
+		sa_heap_merge(h, s, n);
+	sa_heap_insert(h, s);
+}
+
+/**
+ * sa_heap_free_span() - give an unused span back to its node's page heap
+ * @s: a span no object of which is live, on no list
+ *
+ * Context: any context but NMI; takes the heap lock.
+ */
+void sa_heap_free_span(struct sa_span *s)
+{
+	struct sa_heap *h = sa_heaps[s->node];
+	unsigned long flags;
+
+	s->needzero = true;
+	raw_spin_lock_irqsave(&h->lock, flags);
+	sa_heap_free_locked(h, s);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	sa_heap_balance_spares(h, GFP_ATOMIC | __GFP_NOWARN);
+}
+
+static gfp_t sa_page_gfp(gfp_t gfp)
+{
+	return (gfp & (SA_RECLAIM_MASK | __GFP_THISNODE)) | __GFP_ZERO;
+}
+
+/* Take a chunk from the page allocator, largest order first. */
+static struct sa_span *sa_heap_grow(int node, unsigned int npages, gfp_t gfp)
+{
+	unsigned int min_order = get_order((unsigned long)npages << PAGE_SHIFT);
+	unsigned int order = max(READ_ONCE(sa_max_chunk_order), min_order);
+	struct page *page = NULL;
+	struct sa_chunk *chunk;
+	struct sa_span *s;
+
+	chunk = kmalloc_node(sizeof(*chunk), gfp & SA_RECLAIM_MASK, node);
+	s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, node);
+	if (!chunk || !s)
+		goto fail;
+	for (; order >= min_order; order--) {
+		gfp_t g = sa_page_gfp(gfp);
+
+		if (order > min_order)
+			g = (g | __GFP_NORETRY | __GFP_NOWARN) & ~__GFP_NOFAIL;
+		page = alloc_pages_node(node, g | __GFP_THISNODE, order);
+		if (!page && !(gfp & __GFP_THISNODE) && order == min_order)
+			page = alloc_pages_node(node, g, order);
+		if (page || order == 0)
+			break;
+	}
+	if (!page)
+		goto fail;
+	split_page(page, order);
+	chunk->base = (unsigned long)page_address(page);
+	chunk->order = order;
+	chunk->held = 1U << order;
+	memset(s, 0, sizeof(*s));
+	s->base = chunk->base;
+	s->npages = 1U << order;
+	s->chunk = chunk;
+	s->node = page_to_nid(page);
+	s->needzero = false;
+	sa_set_pages(s, s);
+	return s;
+fail:
+	kfree(chunk);
+	if (s)
+		kmem_cache_free(sa_span_cachep, s);
+	return NULL;
+}
+
+/**
+ * sa_heap_alloc_span() - carve a span of @npages pages
+ * @node: NUMA node to take the pages from
+ * @npages: pages wanted, at most SA_CHUNK_PAGES
+ * @gfp: the caller's allocation flags; the heap grows with them
+ *
+ * Context: any context but NMI; may sleep if @gfp allows.
+ * Return: a span in state SA_SPAN_FREE on no list (the caller sets its state
+ * and tags its pages), or NULL. Its node may differ from @node when @node had
+ * no memory and @gfp allows other nodes.
+ */
+struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
+{
+	struct sa_heap *h = sa_heaps[node];
+	unsigned long flags;
+	struct sa_span *s;
+	int fail = atomic_read(&sa_fail_new_span);
+
+	if (unlikely(fail) && atomic_dec_and_test(&sa_fail_new_span))
+		return NULL;
+
+	sa_heap_balance_spares(h, gfp);
+	raw_spin_lock_irqsave(&h->lock, flags);
+	s = sa_heap_take(h, npages);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	if (s || in_hardirq() || in_nmi())
+		return s;
+
+	s = sa_heap_grow(node, npages, gfp);
+	if (!s)
+		return NULL;
+	h = sa_heaps[s->node];
+	raw_spin_lock_irqsave(&h->lock, flags);
+	list_add(&s->chunk->list, &h->chunks);
+	h->nr_chunks[s->chunk->order]++;
+	h->pages_held += s->npages;
+	sa_heap_insert(h, s);
+	s = sa_heap_take(h, npages);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	return s;
+}
+
+/**
+ * sa_huge_alloc() - pages for an object larger than a chunk
+ * @node: NUMA node, or NUMA_NO_NODE
+ * @size: bytes wanted
+ * @gfp: the caller's allocation flags
+ *
+ * Context: any context but NMI; may sleep if @gfp allows.
+ * Return: a span in state SA_SPAN_HUGE with tagged pages, or NULL.
+ */
+struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp)
+{
+	unsigned int order = get_order(size);
+	unsigned int npages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	unsigned long flags;
+	struct page *page;
+	struct sa_span *s;
+	struct sa_heap *h;
+	unsigned int i;
+
+	if (in_hardirq() || in_nmi())
+		return NULL;
+	s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK,
+				  node);
+	if (!s)
+		return NULL;
+	page = alloc_pages_node(node, sa_page_gfp(gfp) & ~__GFP_ZERO, order);
+	if (!page) {
+		kmem_cache_free(sa_span_cachep, s);
+		return NULL;
+	}
+	split_page(page, order);
+	for (i = npages; i < (1U << order); i++)
+		__free_page(page + i);
+	memset(s, 0, sizeof(*s));
+	s->base = (unsigned long)page_address(page);
+	s->npages = npages;
+	s->elemsize = npages << PAGE_SHIFT;
+	s->node = page_to_nid(page);
+	s->state = SA_SPAN_HUGE;
+	s->needzero = true;
+	sa_set_pages(s, s);
+	h = sa_heaps[s->node];
+	raw_spin_lock_irqsave(&h->lock, flags);
+	h->huge_pages += npages;
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	return s;
+}
+
+/**
+ * sa_huge_free() - give a huge object's pages back
+ * @s: its span
+ *
+ * Context: any context but NMI.
+ */
+void sa_huge_free(struct sa_span *s)
+{
+	struct page *page = virt_to_page((void *)s->base);
+	struct sa_heap *h = sa_heaps[s->node];
+	unsigned long flags;
+	unsigned int i;
+
+	sa_set_pages(s, NULL);
+	for (i = 0; i < s->npages; i++)
+		__free_page(page + i);
+	raw_spin_lock_irqsave(&h->lock, flags);
+	h->huge_pages -= s->npages;
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	kmem_cache_free(sa_span_cachep, s);
+}
+
+/**
+ * sa_heap_read_stats() - snapshot of one node's heap
+ * @node: NUMA node
+ * @st: filled in
+ */
+void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st)
+{
+	struct sa_heap *h = sa_heaps[node];
+	unsigned long flags;
+	unsigned int o;
+
+	memset(st, 0, sizeof(*st));
+	if (!h)
+		return;
+	raw_spin_lock_irqsave(&h->lock, flags);
+	st->pages_held = h->pages_held;
+	st->pages_free = h->pages_free;
+	st->pages_returned = h->pages_returned;
+	st->huge_pages = h->huge_pages;
+	for (o = 0; o <= SA_CHUNK_ORDER; o++) {
+		st->nr_chunks_order[o] = h->nr_chunks[o];
+		st->nr_chunks += h->nr_chunks[o];
+	}
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+}
+
+/* Give back every free page of @h; chunks left with no page held go too. */
+static void sa_heap_release_free(struct sa_heap *h)
+{
+	struct sa_chunk *c, *tmp;
+	struct sa_span *s, *n;
+	unsigned long flags;
+	LIST_HEAD(victims);
+	unsigned int i;
+
+	raw_spin_lock_irqsave(&h->lock, flags);
+	for (i = 0; i < SA_HEAP_LISTS; i++) {
+		list_for_each_entry_safe(s, n, &h->free[i], list) {
+			sa_heap_remove(h, s);
+			list_add(&s->list, &victims);
+		}
+	}
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+
+	list_for_each_entry_safe(s, n, &victims, list) {
+		struct page *page = virt_to_page((void *)s->base);
+
+		sa_set_pages(s, NULL);
+		for (i = 0; i < s->npages; i++)
+			__free_page(page + i);
+		raw_spin_lock_irqsave(&h->lock, flags);
+		s->chunk->held -= s->npages;
+		h->pages_held -= s->npages;
+		h->pages_returned += s->npages;
+		if (!s->chunk->held) {
+			h->nr_chunks[s->chunk->order]--;
+			list_del(&s->chunk->list);
+			kfree(s->chunk);
+		}
+		raw_spin_unlock_irqrestore(&h->lock, flags);
+		kmem_cache_free(sa_span_cachep, s);
+	}
+	raw_spin_lock_irqsave(&h->lock, flags);
+	list_for_each_entry_safe(c, tmp, &h->chunks, list)
+		WARN_ON_ONCE(!c->held);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+}
+
+/**
+ * sa_heap_init() - set up one page heap per possible NUMA node
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int sa_heap_init(void)
+{
+	unsigned int i;
+	int node;
+
+	sa_span_cachep = kmem_cache_create("spanalloc_span", sizeof(struct sa_span), 0,
+					   SLAB_TYPESAFE_BY_RCU, NULL);
+	if (!sa_span_cachep)
+		return -ENOMEM;
+	for_each_node(node) {
+		struct sa_heap *h = kzalloc_node(sizeof(*h), GFP_KERNEL, node);
+
+		if (!h) {
+			sa_heap_exit();
+			return -ENOMEM;
+		}
+		raw_spin_lock_init(&h->lock);
+		for (i = 0; i < SA_HEAP_LISTS; i++)
+			INIT_LIST_HEAD(&h->free[i]);
+		INIT_LIST_HEAD(&h->chunks);
+		INIT_LIST_HEAD(&h->spares);
+		h->node = node;
+		sa_heaps[node] = h;
+	}
+	return 0;
+}
+
+/**
+ * sa_heap_exit() - give every free page back and tear the heaps down
+ *
+ * Pages still in use (leaked objects) stay allocated: they are reported by
+ * the caller and must not be handed back while someone may use them.
+ */
+void sa_heap_exit(void)
+{
+	int node;
+
+	for_each_node(node) {
+		struct sa_heap *h = sa_heaps[node];
+
+		if (!h)
+			continue;
+		sa_heap_release_free(h);
+		while (!list_empty(&h->spares)) {
+			struct sa_span *s = list_first_entry(&h->spares, struct sa_span, list);
+
+			list_del(&s->list);
+			kmem_cache_free(sa_span_cachep, s);
+		}
+		if (h->pages_held || h->huge_pages)
+			pr_err("spanalloc: node %d: %lu pages still in use at unload, leaked\n",
+			       node, h->pages_held + h->huge_pages);
+		kfree(h);
+		sa_heaps[node] = NULL;
+	}
+	if (sa_span_cachep) {
+		rcu_barrier();
+		kmem_cache_destroy(sa_span_cachep);
+		sa_span_cachep = NULL;
+	}
+}
+
+/**
+ * sa_heap_release_all() - give every free page of every node back
+ *
+ * Used by tests and by the shrinker until the scavenger exists.
+ */
+void sa_heap_release_all(void)
+{
+	int node;
+
+	for_each_node(node)
+		if (sa_heaps[node])
+			sa_heap_release_free(sa_heaps[node]);
+}

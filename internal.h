@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * spanalloc internals shared by the layers: spans and central lists (span.c),
+ * the page heap (heap.c), per-CPU caches and the exported API (spanmod.c).
+ * See the overview at the top of span.c.
+ */
+#ifndef _SPANALLOC_INTERNAL_H
+#define _SPANALLOC_INTERNAL_H
+
+#include <linux/bitops.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/percpu.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+#include "sizeclass.h"
+
+#define SA_CHUNK_ORDER		8			/* 1 MiB chunks */
+#define SA_CHUNK_PAGES		(1U << SA_CHUNK_ORDER)
+#define SA_BITMAP_LONGS		BITS_TO_LONGS(SA_MAX_NELEMS)
+#define SA_HEAP_LISTS		SA_CHUNK_PAGES		/* free lists by length */
+
+/* What a span is used for; written under the lock of the list it is on. */
+enum sa_span_state {
+	SA_SPAN_FREE = 1,	/* free pages in the page heap */
+	SA_SPAN_SMALL,		/* cut into objects of one size class */
+	SA_SPAN_LARGE,		/* one large object, pages from the page heap */
+	SA_SPAN_HUGE,		/* one large object, pages straight from alloc_pages */
+};
+
+struct sa_pool;
+struct sa_chunk;
+
+/*
+ * struct sa_span - a run of contiguous kernel pages (Go's mspan)
+ *
+ * Counting invariant of a small span, outside any owner's critical section:
+ * alloc_count == bitmap_weight(alloc_bits, nelems), and an object is live iff
+ * its bit is set in alloc_bits and clear in remote_free.
+ *
+ * "Owner" below is the CPU whose per-CPU cache holds the span (@cached), inside
+ * its critical section (struct sa_pcpu::busy set); a span that is not cached
+ * is protected by its central list's lock.
+ */
+struct sa_span {
+	/* Read on every free; constant while the span is in use. */
+	unsigned long base;		/* address of the first page */
+	struct sa_pool *pool;		/* pool of a small span, else NULL */
+	u32 elemsize;			/* object size (small), bytes (large) */
+	u32 div_mul;			/* offset -> index magic, see sa_class */
+	u16 nelems;			/* objects in the span */
+	u8 state;			/* enum sa_span_state; heap or central lock */
+	u8 node;			/* NUMA node of the pages */
+
+	/* Allocation state: owner, or the central lock when not cached. */
+	u16 freeindex;			/* next index the search starts from */
+	u16 alloc_count;		/* allocated objects, remote frees not folded */
+	u16 dirty_end;			/* objects at index >= this are still zero */
+	bool cached;			/* held by a per-CPU cache; central lock */
+	bool needzero;			/* free span: pages may be dirty; heap lock */
+	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */
+	unsigned long alloc_bits[SA_BITMAP_LONGS]; /* set: object allocated */
+	unsigned long remote_free[SA_BITMAP_LONGS]; /* set: freed remotely; atomic */
+
+	/* Page heap state. */
+	u32 npages;			/* pages in the span */
+	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
+	struct list_head list;		/* central partial/full list or heap free list */
+	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
+};
+
+/*
+ * struct sa_central - spans of one pool on one NUMA node (Go's mcentral)
+ */
+struct sa_central {
+	raw_spinlock_t lock;		/* protects everything below */
+	struct list_head partial;	/* uncached spans with free objects */
+	struct list_head full;		/* uncached spans without free objects */
+	unsigned long nr_partial;	/* spans on @partial */
+	unsigned long nr_full;		/* spans on @full */
+	unsigned long nr_cached;	/* spans held by per-CPU caches */
+};
+
+/* Per-CPU event counters of a pool, summed when read. */
+enum sa_stat {
+	SA_ALLOC,		/* objects handed out */
+	SA_FREE,		/* objects freed */
+	SA_REFILL,		/* spans taken into a per-CPU cache */
+	SA_FLUSH,		/* spans given back by a per-CPU cache */
+	SA_NR_STATS
+};
+
+/*
+ * struct sa_pcpu - one CPU's cache of one pool (Go's mcache entry)
+ */
+struct sa_pcpu {
+	struct sa_span *span;		/* span this CPU allocates from; owner only */
+	int busy;			/* owner's critical section is running */
+	unsigned long stat[SA_NR_STATS]; /* this_cpu_inc() only */
+};
+
+/*
+ * struct sa_pool - where objects of one geometry come from
+ *
+ * One pool per size class serves the size API; every named cache has its own
+ * pool, so it never shares spans with anyone.
+ */
+struct sa_pool {
+	struct sa_pcpu __percpu *pcpu;	/* per-CPU caches */
+	const struct sa_class *cls;	/* span geometry */
+	void (*ctor)(void *obj);	/* constructor, run when a span is carved */
+	struct spanalloc_cache *cache;	/* named cache, or NULL for a size class */
+	unsigned int class_idx;		/* index into sa_classes */
+	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
+};
+
+/*
+ * struct sa_chunk - pages taken from alloc_pages() in one call
+ */
+struct sa_chunk {
+	struct list_head list;		/* on the heap's chunk list; heap lock */
+	unsigned long base;		/* address of the first page */
+	unsigned int order;		/* allocation order */
+	unsigned int held;		/* pages not given back yet; heap lock */
+};
+
+/*
+ * struct sa_heap - the page heap of one NUMA node (Go's mheap)
+ */
+struct sa_heap {
+	raw_spinlock_t lock;			/* protects everything below */
+	struct list_head free[SA_HEAP_LISTS];	/* free spans, by npages - 1 */
+	DECLARE_BITMAP(nonempty, SA_HEAP_LISTS); /* which @free lists are used */
+	struct list_head chunks;		/* all chunks of this node */
+	struct list_head spares;		/* spare span descriptors */
+	unsigned int nr_spares;			/* descriptors on @spares */
+	unsigned long pages_held;		/* pages held from the page allocator */
+	unsigned long pages_free;		/* of those, in free spans */
+	unsigned long pages_returned;		/* pages given back, cumulative */
+	unsigned long huge_pages;		/* pages of huge objects */
+	unsigned long nr_chunks[SA_CHUNK_ORDER + 1]; /* chunks held, by order */
+	int node;				/* NUMA node */
+};
+
+/*
+ * struct spanalloc_heap_stats - one node's page heap, for tests and debugfs
+ */
+struct spanalloc_heap_stats {
+	unsigned long pages_held;	/* held from the page allocator (chunks) */
+	unsigned long pages_free;	/* in free spans */
+	unsigned long pages_returned;	/* given back, cumulative */
+	unsigned long huge_pages;	/* huge objects, outside chunks */
+	unsigned long nr_chunks;	/* chunks held */
+	unsigned long nr_chunks_order[SA_CHUNK_ORDER + 1]; /* by order */
+};
+
+/*
+ * struct spanalloc_ptr_info - what spanalloc knows of a pointer, for tests
+ */
+struct spanalloc_ptr_info {
+	int state;			/* enum sa_span_state */
+	unsigned long base;		/* first byte of the span */
+	unsigned int npages;		/* pages in the span */
+	unsigned int size;		/* object size */
+	unsigned int nelems;		/* objects in the span */
+	unsigned int class_idx;		/* size class, 0 if large */
+	int node;			/* NUMA node */
+	bool live;			/* the object is allocated */
+};
+
+/* Tagging of the pages spanalloc holds: page->mapping and page->private. */
+extern const unsigned long sa_page_tag[2];
+#define SA_PAGE_TAG	((struct address_space *)sa_page_tag)
+
+/**
+ * sa_lookup() - find the span a pointer points into
+ * @p: any pointer
+ *
+ * O(1), lock free: every page spanalloc holds carries SA_PAGE_TAG in
+ * page->mapping and its span in page->private.
+ *
+ * Return: the span (in use or free), or NULL if @p is not in spanalloc memory.
+ */
+static __always_inline struct sa_span *sa_lookup(const void *p)
+{
+	struct page *page;
+
+	if (unlikely(!virt_addr_valid(p)))
+		return NULL;
+	page = virt_to_page(p);
+	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
+		return NULL;
+	return (struct sa_span *)READ_ONCE(page->private);
+}
+
+/* heap.c: the page heap */
+int sa_heap_init(void);
+void sa_heap_exit(void);
+struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp);
+void sa_heap_free_span(struct sa_span *s);
+struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp);
+void sa_huge_free(struct sa_span *s);
+void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st);
+void sa_set_pages(struct sa_span *s, struct sa_span *owner);
+void sa_heap_release_all(void);
+extern struct kmem_cache *sa_span_cachep;
+extern unsigned int sa_max_chunk_order;
+extern atomic_t sa_fail_new_span;
+
+/* span.c: spans and central lists */
+int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
+		 void (*ctor)(void *), struct spanalloc_cache *cache);
+void sa_pool_destroy(struct sa_pool *pool);
+struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
+void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
+void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
+void *sa_span_next_free_slow(struct sa_span *s, bool *fresh);
+unsigned long sa_pool_live_objects(struct sa_pool *pool);
+bool sa_span_obj_live(struct sa_span *s, unsigned int idx);
+
+/* spanmod.c: reports, and hooks for the KUnit suites (SPANALLOC_INTERNAL) */
+void sa_report(const char *problem, const void *p, unsigned long caller);
+unsigned long spanalloc_errors(void);
+void spanalloc_debug_drain(void);
+void spanalloc_debug_release(void);
+void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st);
+int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);
+unsigned int spanalloc_debug_set_chunk_order(unsigned int order);
+void spanalloc_debug_fail_new_span(int nth);
+void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees);
+
+/**
+ * sa_span_index() - object index of an address inside a small span
+ * @s: the span
+ * @p: an address inside it
+ *
+ * Return: the index of the object holding @p (by multiplication, no divide).
+ */
+static __always_inline unsigned int sa_span_index(const struct sa_span *s, const void *p)
+{
+	unsigned long off = (unsigned long)p - s->base;
+
+	return (unsigned int)(((u64)off * s->div_mul) >> 32);
+}
+
+/**
+ * sa_span_next_free() - take a free object from a span (Go's nextFreeFast)
+ * @s: span owned by the caller
+ * @fresh: set to true when the object was never used since its pages were
+ *	   zeroed, so it needs no zeroing
+ *
+ * Context: owner of @s (per-CPU critical section), or central lock holder of
+ * an uncached span.
+ * Return: the object, or NULL when the span is full.
+ */
+static __always_inline void *sa_span_next_free(struct sa_span *s, bool *fresh)
+{
+	unsigned long cache = s->alloc_cache;
+	unsigned int idx, tz;
+
+	if (unlikely(!cache))
+		return sa_span_next_free_slow(s, fresh);
+	tz = __ffs(cache);
+	idx = s->freeindex + tz;
+	s->alloc_cache = (cache >> tz) >> 1;
+	s->freeindex = idx + 1;
+	__set_bit(idx, s->alloc_bits);
+	s->alloc_count++;
+	*fresh = idx >= s->dirty_end;
+	if (*fresh)
+		s->dirty_end = idx + 1;
+	return (void *)(s->base + (unsigned long)idx * s->elemsize);
+}
+
+#endif /* _SPANALLOC_INTERNAL_H */

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * spanalloc: a slab-style allocator on the design of the Go runtime's.
+ *
+ * This file holds the overview, the spans (Go's mspan) and the central
+ * lists (Go's mcentral).
+ *
+ * Glossary
+ * --------
+ * page:       a kernel page, PAGE_SIZE (4 KiB) bytes.
+ * chunk:      pages taken from alloc_pages() in one call: 1 MiB (order 8),
+ *             or a smaller order when the buddy allocator has no such block.
+ * span:       a run of contiguous pages inside a chunk (struct sa_span).
+ * object:     one of the equal slots a small span is cut into.
+ * size class: one of Go's 67 object sizes, 8 B to 32 KiB (sizeclass.c); it
+ *             fixes the object size and the pages per span.
+ * pool:       where objects of one class come from: one per size class for
+ *             spanalloc_alloc(), one per named cache (struct sa_pool). Spans
+ *             never move between pools.
+ * large:      a request above 32 KiB: one object of whole pages, from the
+ *             page heap (up to a chunk) or from alloc_pages() (huge).
+ *
+ * Layers, top down
+ * ----------------
+ * 1. Per-CPU caches (spanmod.c, Go's mcache): each CPU owns one span per
+ *    pool and allocates from its allocation bitmap without locks or atomics.
+ * 2. Central lists (this file, Go's mcentral): per pool and NUMA node, the
+ *    spans no CPU owns, partial or full, under one spinlock each.
+ * 3. The page heap (heap.c, Go's mheap): per NUMA node, free spans and the
+ *    chunks they come from; coalesces freed spans.
+ * 4. The page allocator: alloc_pages() / __free_page().
+ *
+ * Allocating an object of a small size
+ * ------------------------------------
+ * 1. Size to class by a table index (sa_size_to_class()).
+ * 2. On this CPU, with preemption off, find the next free bit of the owned
+ *    span's allocCache with a count-trailing-zeros (sa_span_next_free()).
+ * 3. If the window is empty, scan allocBits from freeindex; at the end fold
+ *    the remote frees in and scan again from 0.
+ * 4. If the span is full, take a partial span from the central list, or
+ *    carve a new one from the page heap, and give the full one back.
+ * 5. If the heap has no free span long enough, it takes a chunk from
+ *    alloc_pages().
+ *
+ * Freeing an object
+ * -----------------
+ * 1. Pointer to span: page->private of the page, checked by the page tag
+ *    (sa_lookup()); the object index by multiplication (sa_span_index()).
+ * 2. If this CPU owns the span: clear the allocBit; done.
+ * 3. Else, under the central lock: if another CPU owns the span, set the
+ *    object's bit in remote_free (folded in by the owner); if no one does,
+ *    clear the allocBit and move the span from full to partial.
+ * 4. A span with no live object that no CPU owns goes back to the page heap
+ *    and merges with its free neighbours.
+ *
+ * Lock order
+ * ----------
+ * 1. cpu_hotplug_lock (cpus_read_lock)
+ * 2. sa_pools_mutex: the list of named caches (spanmod.c)
+ * 3. sa_central::lock: one pool's spans on one node
+ * 4. sa_heap::lock: one node's page heap
+ * A per-CPU critical section (sa_pcpu::busy with preemption off) takes no
+ * lock at all; interrupts that find it busy take the locked path. Central and
+ * heap locks are raw spinlocks taken with interrupts off, held for bounded
+ * work: GFP_ATOMIC callers may be in hardirq context, even on PREEMPT_RT's
+ * lock rules. Nothing under them calls the page or slab allocator.
+ *
+ * Hardirq context
+ * ---------------
+ * In hardirq context spanalloc serves only from memory it already holds (its
+ * spans and free pages) and never calls the page allocator, whose locks may
+ * sleep on PREEMPT_RT; when it holds nothing suitable, the allocation fails.
+ */
+#include <linux/bitmap.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "internal.h"
+
+/* Go's sweep for explicit frees: fold remote frees into alloc_bits. */
+static void sa_span_fold_remote(struct sa_span *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < BITS_TO_LONGS(s->nelems); i++) {
+		unsigned long w;
+
+		if (!READ_ONCE(s->remote_free[i]))
+			continue;
+		w = xchg(&s->remote_free[i], 0);
+		s->alloc_bits[i] &= ~w;
+		s->alloc_count -= hweight_long(w);
+	}
+}
+
+/**
+ * sa_span_next_free_slow() - refill the allocCache window (Go's nextFreeIndex)
+ * @s: span owned by the caller
+ * @fresh: see sa_span_next_free()
+ *
+ * Context: owner of @s, or central lock holder of an uncached span.
+ * Return: a free object, or NULL when the span is full.
+ */
+void *sa_span_next_free_slow(struct sa_span *s, bool *fresh)
+{
+	unsigned int idx;
+
+	idx = find_next_zero_bit(s->alloc_bits, s->nelems, s->freeindex);
+	if (idx >= s->nelems) {
+		sa_span_fold_remote(s);
+		if (s->alloc_count >= s->nelems) {
+			s->freeindex = s->nelems;
+			return NULL;
+		}
+		idx = find_first_zero_bit(s->alloc_bits, s->nelems);
+		if (WARN_ON_ONCE(idx >= s->nelems))
+			return NULL;
+	}
+	s->alloc_cache = (~s->alloc_bits[BIT_WORD(idx)] >> (idx % BITS_PER_LONG)) >> 1;
+	/* The window ends at its word: the bits above nelems are set. */
+	s->freeindex = idx + 1;
+	__set_bit(idx, s->alloc_bits);
+	s->alloc_count++;
+	*fresh = idx >= s->dirty_end;
+	if (*fresh)
+		s->dirty_end = idx + 1;
+	return (void *)(s->base + (unsigned long)idx * s->elemsize);
+}
+
+/**
+ * sa_span_obj_live() - is the object at @idx allocated?
+ * @s: a small span
+ * @idx: object index
+ *
+ * Return: true if allocated and not freed (remotely or locally).
+ */
+bool sa_span_obj_live(struct sa_span *s, unsigned int idx)
+{
+	return test_bit(idx, s->alloc_bits) && !test_bit(idx, s->remote_free);
+}
+
+/* Cut a fresh span from the heap into objects of @pool's class. */
+static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
+{
+	const struct sa_class *cls = pool->cls;
+	unsigned int i;
+
+	s->pool = pool;
+	s->elemsize = cls->size;
+	s->div_mul = cls->div_mul;
+	s->nelems = cls->nelems;
+	s->freeindex = 0;
+	s->alloc_count = 0;
+	bitmap_zero(s->alloc_bits, SA_MAX_NELEMS);
+	bitmap_zero(s->remote_free, SA_MAX_NELEMS);
+	/* Slots past nelems in the last word look allocated forever. */
+	bitmap_set(s->alloc_bits, s->nelems,
+		   BITS_TO_LONGS(s->nelems) * BITS_PER_LONG - s->nelems);
+	s->alloc_cache = ~s->alloc_bits[0];
+	s->dirty_end = s->needzero ? s->nelems : 0;
+	if (pool->ctor) {
+		for (i = 0; i < s->nelems; i++)
+			pool->ctor((void *)(s->base + (unsigned long)i * s->elemsize));
+		s->dirty_end = s->nelems;
+	}
+	s->cached = false;
+	/* Publish the geometry before the pages point at the span. */
+	smp_wmb();
+	WRITE_ONCE(s->state, SA_SPAN_SMALL);
+	sa_set_pages(s, s);
+}
+
+/* Prepare the allocCache of a span a CPU is about to own. */
+static void sa_span_start_window(struct sa_span *s)
+{
+	s->freeindex = 0;
+	s->alloc_cache = ~s->alloc_bits[0];
+}
+
+/**
+ * sa_central_get_span() - a span with free objects for a per-CPU cache
+ * @pool: the pool
+ * @node: NUMA node wanted
+ * @gfp: the caller's flags; the page heap grows with them
+ *
+ * The span comes from @node's partial list, else from the page heap. It is
+ * returned marked cached: the caller owns its allocation state until it
+ * hands it back with sa_central_put_span().
+ *
+ * Context: any context but NMI; may sleep if @gfp allows.
+ * Return: the span, or NULL when no memory could be had.
+ */
+struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp)
+{
+	struct sa_central *c = pool->central[node];
+	unsigned long flags;
+	struct sa_span *s;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	s = list_first_entry_or_null(&c->partial, struct sa_span, list);
+	if (s) {
+		list_del(&s->list);
+		c->nr_partial--;
+		c->nr_cached++;
+		s->cached = true;
+		sa_span_start_window(s);
+	}
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	if (s)
+		return s;
+
+	s = sa_heap_alloc_span(node, pool->cls->npages, gfp);
+	if (!s)
+		return NULL;
+	sa_span_init_small(pool, s);
+	c = pool->central[s->node];
+	raw_spin_lock_irqsave(&c->lock, flags);
+	s->cached = true;
+	c->nr_cached++;
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	return s;
+}
+
+/* Put an uncached span where it belongs; true if it is empty. */
+static bool sa_central_place(struct sa_central *c, struct sa_span *s)
+{
+	lockdep_assert_held(&c->lock);
+	if (!s->alloc_count)
+		return true;
+	if (s->alloc_count >= s->nelems) {
+		list_add(&s->list, &c->full);
+		c->nr_full++;
+	} else {
+		list_add(&s->list, &c->partial);
+		c->nr_partial++;
+	}
+	return false;
+}
+
+/**
+ * sa_central_put_span() - a per-CPU cache gives a span back
+ * @pool: the pool
+ * @s: a span the caller owned and no longer holds in its cache
+ *
+ * Context: any context but NMI.
+ */
+void sa_central_put_span(struct sa_pool *pool, struct sa_span *s)
+{
+	struct sa_central *c = pool->central[s->node];
+	unsigned long flags;
+	bool empty;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	s->cached = false;
+	c->nr_cached--;
+	sa_span_fold_remote(s);
+	empty = sa_central_place(c, s);
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	if (empty)
+		sa_heap_free_span(s);
+}
+
+/**
+ * sa_central_free() - free an object of a span this CPU does not own
+ * @pool: the span's pool
+ * @s: the span
+ * @idx: the object's index
+ *
+ * Context: any context but NMI.
+ */
+void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
+{
+	struct sa_central *c = pool->central[s->node];
+	unsigned long flags;
+	bool empty = false;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	if (s->cached) {
+		/* The owner folds it in; the object is not reused before. */
+		if (!test_bit(idx, s->alloc_bits) || test_and_set_bit(idx, s->remote_free))
+			goto double_free;
+	} else {
+		bool was_full = s->alloc_count >= s->nelems;
+
+		if (!__test_and_clear_bit(idx, s->alloc_bits))
+			goto double_free;
+		s->alloc_count--;
+		list_del(&s->list);
+		if (was_full)
+			c->nr_full--;
+		else
+			c->nr_partial--;
+		empty = sa_central_place(c, s);
+	}
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	if (empty)
+		sa_heap_free_span(s);
+	return;
+double_free:
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	sa_report("double free", (void *)(s->base + (unsigned long)idx * s->elemsize),
+		  _RET_IP_);
+}
+
+/**
+ * sa_pool_live_objects() - objects of a pool allocated now
+ * @pool: the pool, with every per-CPU cache drained
+ *
+ * Return: the number of live objects in uncached spans.
+ */
+unsigned long sa_pool_live_objects(struct sa_pool *pool)
+{
+	unsigned long live = 0, flags;
+	struct sa_span *s;
+	int node;
+
+	for_each_node(node) {
+		struct sa_central *c = pool->central[node];
+
+		raw_spin_lock_irqsave(&c->lock, flags);
+		list_for_each_entry(s, &c->partial, list)
+			live += s->alloc_count;
+		list_for_each_entry(s, &c->full, list)
+			live += s->alloc_count;
+		raw_spin_unlock_irqrestore(&c->lock, flags);
+	}
+	return live;
+}
+
+/**
+ * sa_pool_init() - set up a pool for one size class
+ * @pool: zeroed pool
+ * @class_idx: size class, 1 to SA_NUM_CLASSES - 1
+ * @ctor: constructor of a named cache, or NULL
+ * @cache: the named cache, or NULL
+ *
+ * Context: process context, may sleep.
+ * Return: 0 or -ENOMEM.
+ */
+int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
+		 void (*ctor)(void *), struct spanalloc_cache *cache)
+{
+	int node;
+
+	pool->cls = &sa_classes[class_idx];
+	pool->class_idx = class_idx;
+	pool->ctor = ctor;
+	pool->cache = cache;
+	pool->pcpu = alloc_percpu(struct sa_pcpu);
+	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);
+	if (!pool->pcpu || !pool->central)
+		goto fail;
+	for_each_node(node) {
+		struct sa_central *c = kzalloc_node(sizeof(*c), GFP_KERNEL, node);
+
+		if (!c)
+			goto fail;
+		raw_spin_lock_init(&c->lock);
+		INIT_LIST_HEAD(&c->partial);
+		INIT_LIST_HEAD(&c->full);
+		pool->central[node] = c;
+	}
+	return 0;
+fail:
+	sa_pool_destroy(pool);
+	return -ENOMEM;
+}
+
+/**
+ * sa_pool_destroy() - free a pool's structures
+ * @pool: a pool whose per-CPU caches are drained
+ *
+ * Spans that still hold live objects are leaked on purpose, so that the
+ * objects stay valid; the caller reports them.
+ */
+void sa_pool_destroy(struct sa_pool *pool)
+{
+	int node;
+
+	if (pool->central) {
+		for_each_node(node)
+			kfree(pool->central[node]);
+		kfree(pool->central);
+		pool->central = NULL;
+	}
+	free_percpu(pool->pcpu);
+	pool->pcpu = NULL;
+}

@@ -1,0 +1,1004 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-CPU caches (Go's mcache), the exported API and the module's life.
+ * See span.c for the overview, the glossary and the lock order.
+ *
+ * The per-CPU critical section: with preemption off, a CPU sets its pool's
+ * sa_pcpu::busy, works on the span it owns, and clears busy. Nothing else
+ * ever touches that span's allocation state while it is owned, so the fast
+ * paths take no lock and make no atomic read-modify-write. An interrupt that
+ * arrives while busy is set does not enter: it takes the locked central path,
+ * as does a free of an object whose span this CPU does not own.
+ */
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/topology.h>
+#include <kunit/test-bug.h>
+#include <kunit/resource.h>
+
+#include <spanalloc.h>
+#include "internal.h"
+
+/*
+ * struct spanalloc_cache - a named cache
+ */
+struct spanalloc_cache {
+	struct sa_pool pool;		/* its own spans; never shared */
+	const char *name;		/* kstrdup'ed name */
+	unsigned int object_size;	/* size asked for */
+	unsigned int align;		/* alignment honoured */
+	unsigned int flags;		/* SPANALLOC_* flags */
+	bool destroyed;			/* destroyed with live objects; kept */
+	struct list_head list;		/* on sa_caches; sa_pools_mutex */
+};
+
+static struct sa_pool sa_class_pools[SA_NUM_CLASSES];
+static LIST_HEAD(sa_caches);
+static DEFINE_MUTEX(sa_pools_mutex);
+static enum cpuhp_state sa_cpuhp_state;
+static atomic_long_t sa_errors = ATOMIC_LONG_INIT(0);
+
+/* Large objects, counted per CPU and summed when read. */
+static DEFINE_PER_CPU(unsigned long, sa_large_allocs);
+static DEFINE_PER_CPU(unsigned long, sa_large_frees);
+
+static bool sa_add_kunit_error(void)
+{
+	struct kunit_resource *res;
+	struct kunit *test = kunit_get_current_test();
+
+	if (!test)
+		return false;
+	res = kunit_find_named_resource(test, "spanalloc_errors");
+	if (!res)
+		return false;
+	(*(int *)res->data)++;
+	kunit_put_resource(res);
+	return true;
+}
+
+/**
+ * sa_report() - report a caller's mistake once, rate limited, and count it
+ * @problem: what is wrong
+ * @p: the pointer concerned
+ * @caller: the caller's address
+ *
+ * A KUnit test that provokes the report on purpose counts it in its
+ * "spanalloc_errors" resource instead of seeing it printed.
+ */
+void sa_report(const char *problem, const void *p, unsigned long caller)
+{
+	atomic_long_inc(&sa_errors);
+	if (sa_add_kunit_error())
+		return;
+	pr_err_ratelimited("spanalloc: %s: pointer %p, caller %pS\n", problem, p,
+			   (void *)caller);
+}
+
+/**
+ * spanalloc_errors() - how many caller mistakes have been reported
+ *
+ * Return: the count since the module was loaded.
+ */
+unsigned long spanalloc_errors(void)
+{
+	return atomic_long_read(&sa_errors);
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_errors, SPANALLOC_INTERNAL);
+
+static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
+{
+	if (unlikely(pool->ctor))
+		return false;
+	return (gfp & __GFP_ZERO) || want_init_on_alloc(gfp);
+}
+
+/* Take a new span into this CPU's cache, or serve one object without. */
+static noinline void *sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node, bool *fresh)
+{
+	struct sa_span *s, *old = NULL;
+	struct sa_pcpu *c;
+	void *obj;
+	int want = node == NUMA_NO_NODE ? numa_mem_id() : node;
+
+	s = sa_central_get_span(pool, want, gfp);
+	if (!s)
+		return NULL;
+	c = get_cpu_ptr(pool->pcpu);
+	if (likely(!c->busy && s->node == numa_mem_id())) {
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		old = c->span;
+		c->span = s;
+		obj = sa_span_next_free(s, fresh);
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		this_cpu_inc(pool->pcpu->stat[SA_REFILL]);
+		if (old)
+			this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
+		put_cpu_ptr(pool->pcpu);
+		if (old)
+			sa_central_put_span(pool, old);
+	} else {
+		/* Interrupted a critical section, or another node: no caching. */
+		put_cpu_ptr(pool->pcpu);
+		obj = sa_span_next_free(s, fresh);
+		sa_central_put_span(pool, s);
+	}
+	return obj;
+}
+
+static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
+					   unsigned long caller)
+{
+	struct sa_pcpu *c;
+	void *obj = NULL;
+	bool fresh = false;
+
+	might_alloc(gfp);
+	c = get_cpu_ptr(pool->pcpu);
+	if (likely(!c->busy)) {
+		struct sa_span *s = c->span;
+
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		if (likely(s) && (node == NUMA_NO_NODE || node == s->node))
+			obj = sa_span_next_free(s, &fresh);
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+	}
+	put_cpu_ptr(pool->pcpu);
+	if (unlikely(!obj)) {
+		obj = sa_pool_refill(pool, gfp, node, &fresh);
+		if (unlikely(!obj))
+			return NULL;
+	}
+	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
+	if (sa_want_zero(pool, gfp) && !fresh)
+		memset(obj, 0, pool->cls->size);
+	return obj;
+}
+
+static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
+					 void *obj, unsigned int idx, unsigned long caller)
+{
+	struct sa_pcpu *c;
+
+	if (unlikely(!sa_span_obj_live(s, idx))) {
+		sa_report("double free", obj, caller);
+		return;
+	}
+	if (want_init_on_free() && !pool->ctor)
+		memset(obj, 0, pool->cls->size);
+	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+	c = get_cpu_ptr(pool->pcpu);
+	if (likely(!c->busy && c->span == s)) {
+		bool ok;
+
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		ok = __test_and_clear_bit(idx, s->alloc_bits);
+		if (likely(ok))
+			s->alloc_count--;
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		put_cpu_ptr(pool->pcpu);
+		if (unlikely(!ok)) {
+			this_cpu_dec(pool->pcpu->stat[SA_FREE]);
+			sa_report("double free", obj, caller);
+		}
+		return;
+	}
+	put_cpu_ptr(pool->pcpu);
+	sa_central_free(pool, s, idx);
+}
+
+/* Check a pointer handed to a free function; NULL if it must be refused. */
+static struct sa_span *sa_check_free(const void *p, unsigned int *idx, unsigned long caller)
+{
+	struct sa_span *s = sa_lookup(p);
+
+	if (unlikely(!s)) {
+		sa_report("free of a pointer spanalloc did not hand out", p, caller);
+		return NULL;
+	}
+	switch (READ_ONCE(s->state)) {
+	case SA_SPAN_SMALL:
+		*idx = sa_span_index(s, p);
+		if (unlikely((unsigned long)p != s->base + (unsigned long)*idx * s->elemsize)) {
+			sa_report("free of a pointer inside an object", p, caller);
+			return NULL;
+		}
+		return s;
+	case SA_SPAN_LARGE:
+	case SA_SPAN_HUGE:
+		*idx = 0;
+		if (unlikely((unsigned long)p != s->base)) {
+			sa_report("free of a pointer inside an object", p, caller);
+			return NULL;
+		}
+		return s;
+	default:
+		sa_report("free of a pointer into free memory (double free?)", p, caller);
+		return NULL;
+	}
+}
+
+static void *sa_large_alloc(size_t size, gfp_t flags, int node)
+{
+	unsigned int npages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+	int want = node == NUMA_NO_NODE ? numa_mem_id() : node;
+	bool zero = (flags & __GFP_ZERO) || want_init_on_alloc(flags);
+	struct sa_span *s;
+
+	might_alloc(flags);
+	if (npages <= SA_CHUNK_PAGES) {
+		s = sa_heap_alloc_span(want, npages, flags);
+		if (!s)
+			return NULL;
+		s->elemsize = npages << PAGE_SHIFT;
+		s->pool = NULL;
+		smp_wmb();
+		WRITE_ONCE(s->state, SA_SPAN_LARGE);
+		sa_set_pages(s, s);
+	} else {
+		s = sa_huge_alloc(node, size, flags);
+		if (!s)
+			return NULL;
+	}
+	if (zero && s->needzero)
+		memset((void *)s->base, 0, s->elemsize);
+	this_cpu_inc(sa_large_allocs);
+	return (void *)s->base;
+}
+
+static void sa_large_free(struct sa_span *s)
+{
+	if (want_init_on_free())
+		memset((void *)s->base, 0, s->elemsize);
+	this_cpu_inc(sa_large_frees);
+	if (s->state == SA_SPAN_HUGE)
+		sa_huge_free(s);
+	else
+		sa_heap_free_span(s);
+}
+
+static bool sa_bad_node(int node)
+{
+	return node != NUMA_NO_NODE &&
+	       (node < 0 || node >= nr_node_ids || !node_possible(node));
+}
+
+static gfp_t sa_fix_flags(gfp_t flags, unsigned long caller)
+{
+	if (unlikely(flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA))) {
+		sa_report("highmem/DMA gfp flags are not supported, stripped", NULL, caller);
+		flags &= ~(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA);
+	}
+	return flags;
+}
+
+static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
+{
+	if (unlikely(!size))
+		return ZERO_SIZE_PTR;
+	if (unlikely(size > SPANALLOC_MAX_SIZE)) {
+		if (!(flags & __GFP_NOWARN))
+			sa_report("allocation larger than SPANALLOC_MAX_SIZE", NULL, caller);
+		return NULL;
+	}
+	if (unlikely(sa_bad_node(node))) {
+		sa_report("allocation on an invalid NUMA node", NULL, caller);
+		return NULL;
+	}
+	flags = sa_fix_flags(flags, caller);
+	if (unlikely(size > SPANALLOC_MAX_SMALL))
+		return sa_large_alloc(size, flags, node);
+	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, caller);
+}
+
+/**
+ * spanalloc_alloc() - allocate memory
+ * @size: bytes wanted
+ * @flags: GFP flags, as for kmalloc()
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: a pointer to at least @size bytes, ZERO_SIZE_PTR if @size is 0,
+ * or NULL on failure.
+ */
+void *spanalloc_alloc(size_t size, gfp_t flags)
+{
+	return sa_alloc(size, flags, NUMA_NO_NODE, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_alloc);
+
+/**
+ * spanalloc_alloc_node() - allocate memory on a NUMA node
+ * @size: bytes wanted
+ * @flags: GFP flags, as for kmalloc_node()
+ * @node: NUMA node, or NUMA_NO_NODE for the current CPU's
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: a pointer to at least @size bytes, ZERO_SIZE_PTR if @size is 0,
+ * or NULL on failure.
+ */
+void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
+{
+	return sa_alloc(size, flags, node, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
+
+static void sa_free(const void *p, struct spanalloc_cache *cache, unsigned long caller)
+{
+	struct sa_span *s;
+	unsigned int idx;
+
+	if (unlikely(ZERO_OR_NULL_PTR(p)))
+		return;
+	s = sa_check_free(p, &idx, caller);
+	if (unlikely(!s))
+		return;
+	if (cache && unlikely(s->pool != &cache->pool)) {
+		sa_report("free to the wrong cache", p, caller);
+		return;
+	}
+	if (likely(s->state == SA_SPAN_SMALL))
+		sa_pool_free(s->pool, s, (void *)p, idx, caller);
+	else
+		sa_large_free(s);
+}
+
+/**
+ * spanalloc_free() - free memory from spanalloc_alloc() or a named cache
+ * @p: the object, NULL or ZERO_SIZE_PTR
+ *
+ * A pointer spanalloc did not hand out, one inside an object and a double
+ * free are reported and ignored.
+ *
+ * Context: any context but NMI.
+ */
+void spanalloc_free(const void *p)
+{
+	sa_free(p, NULL, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_free);
+
+/**
+ * spanalloc_usable_size() - how many bytes an object really has
+ * @p: the object
+ *
+ * Return: the object's size (its class size for small objects, whole pages
+ * for large ones); 0 for NULL, ZERO_SIZE_PTR or a pointer that is not the
+ * start of a live spanalloc object (which is also reported).
+ */
+size_t spanalloc_usable_size(const void *p)
+{
+	struct sa_span *s;
+	unsigned int idx;
+
+	if (ZERO_OR_NULL_PTR(p))
+		return 0;
+	s = sa_lookup(p);
+	if (!s || s->state == SA_SPAN_FREE) {
+		sa_report("usable_size of a pointer spanalloc did not hand out", p, _RET_IP_);
+		return 0;
+	}
+	if (s->state != SA_SPAN_SMALL)
+		return p == (void *)s->base ? s->elemsize : 0;
+	idx = sa_span_index(s, p);
+	if ((unsigned long)p != s->base + (unsigned long)idx * s->elemsize ||
+	    !sa_span_obj_live(s, idx)) {
+		sa_report("usable_size of a pointer that is not a live object", p, _RET_IP_);
+		return 0;
+	}
+	return s->elemsize;
+}
+EXPORT_SYMBOL_GPL(spanalloc_usable_size);
+
+/**
+ * spanalloc_realloc() - resize an object
+ * @p: the object, or NULL to allocate
+ * @new_size: bytes wanted; 0 frees @p and returns ZERO_SIZE_PTR
+ * @flags: GFP flags
+ *
+ * The contents up to the smaller of the old and new sizes are kept. The same
+ * pointer comes back when the object is already big enough.
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: the object, ZERO_SIZE_PTR, or NULL on failure (then @p is intact).
+ */
+void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
+{
+	size_t old;
+	void *n;
+
+	if (unlikely(!new_size)) {
+		sa_free(p, NULL, _RET_IP_);
+		return ZERO_SIZE_PTR;
+	}
+	if (ZERO_OR_NULL_PTR(p))
+		return sa_alloc(new_size, flags, NUMA_NO_NODE, _RET_IP_);
+	old = spanalloc_usable_size(p);
+	if (unlikely(!old))
+		return NULL;
+	if (new_size <= old) {
+		if (flags & __GFP_ZERO)
+			memset((char *)p + new_size, 0, old - new_size);
+		return (void *)p;
+	}
+	n = sa_alloc(new_size, flags, NUMA_NO_NODE, _RET_IP_);
+	if (!n)
+		return NULL;
+	memcpy(n, p, old);
+	sa_free(p, NULL, _RET_IP_);
+	return n;
+}
+EXPORT_SYMBOL_GPL(spanalloc_realloc);
+
+static bool sa_bulk_args_ok(size_t nr, void **p, unsigned long caller)
+{
+	if (unlikely(!nr || !p || nr > INT_MAX)) {
+		sa_report("bulk call with no or an absurd object count", p, caller);
+		return false;
+	}
+	return true;
+}
+
+static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags,
+			 size_t nr, void **p, unsigned long caller)
+{
+	size_t i;
+
+	if (!sa_bulk_args_ok(nr, p, caller))
+		return 0;
+	for (i = 0; i < nr; i++) {
+		p[i] = cache ? sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, caller)
+			     : sa_alloc(size, flags, NUMA_NO_NODE, caller);
+		if (unlikely(!p[i] || p[i] == ZERO_SIZE_PTR))
+			goto fail;
+	}
+	return nr;
+fail:
+	while (i--)
+		sa_free(p[i], cache, caller);
+	return 0;
+}
+
+/**
+ * spanalloc_alloc_bulk() - allocate @nr objects of @size bytes
+ * @size: bytes per object, 1 to SPANALLOC_MAX_SIZE
+ * @flags: GFP flags
+ * @nr: how many
+ * @p: array that receives the objects
+ *
+ * All or nothing: on failure nothing stays allocated.
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: @nr, or 0 on failure.
+ */
+int spanalloc_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **p)
+{
+	return sa_alloc_bulk(NULL, size, flags, nr, p, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_alloc_bulk);
+
+/**
+ * spanalloc_free_bulk() - free @nr objects
+ * @nr: how many
+ * @p: the objects; each is checked as by spanalloc_free()
+ *
+ * Context: any context but NMI.
+ */
+void spanalloc_free_bulk(size_t nr, void **p)
+{
+	size_t i;
+
+	if (!sa_bulk_args_ok(nr, p, _RET_IP_))
+		return;
+	for (i = 0; i < nr; i++)
+		sa_free(p[i], NULL, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_free_bulk);
+
+/* The smallest class whose objects are @size bytes and @align aligned. */
+static unsigned int sa_class_for(unsigned int size, unsigned int align)
+{
+	unsigned int i;
+
+	for (i = sa_size_to_class(size); i < SA_NUM_CLASSES; i++)
+		if (!(sa_classes[i].size % align))
+			return i;
+	return 0;
+}
+
+static unsigned int sa_cache_align(unsigned int size, unsigned int align, unsigned int flags)
+{
+	if (flags & SPANALLOC_HWCACHE_ALIGN) {
+		unsigned int ralign = cache_line_size();
+
+		while (size <= ralign / 2)
+			ralign /= 2;
+		align = max(align, ralign);
+	}
+	return max_t(unsigned int, align, 8);
+}
+
+/**
+ * spanalloc_cache_create() - create a named cache of objects of one size
+ * @name: name, unique among spanalloc caches; copied
+ * @size: object size, 1 to SPANALLOC_MAX_SMALL
+ * @align: alignment, 0 or a power of two up to PAGE_SIZE
+ * @flags: SPANALLOC_HWCACHE_ALIGN or 0
+ * @ctor: constructor run once on each object before it is first handed out,
+ *	  or NULL
+ *
+ * Context: process context, may sleep.
+ * Return: the cache, or NULL on bad arguments (reported) or no memory.
+ */
+struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int size,
+					       unsigned int align, unsigned int flags,
+					       void (*ctor)(void *))
+{
+	struct spanalloc_cache *cache, *other;
+	unsigned int class_idx;
+
+	might_sleep();
+	if (!name || !*name) {
+		sa_report("cache_create without a name", NULL, _RET_IP_);
+		return NULL;
+	}
+	if (!size || size > SPANALLOC_MAX_SMALL ||
+	    (align && (!is_power_of_2(align) || align > PAGE_SIZE)) ||
+	    (flags & ~SPANALLOC_HWCACHE_ALIGN)) {
+		sa_report("cache_create with an absurd size, align or flags", name, _RET_IP_);
+		return NULL;
+	}
+	align = sa_cache_align(size, align, flags);
+	class_idx = sa_class_for(ALIGN(size, align), align);
+	if (!class_idx) {
+		sa_report("cache_create with no class for size and align", name, _RET_IP_);
+		return NULL;
+	}
+	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
+	if (!cache)
+		return NULL;
+	cache->name = kstrdup(name, GFP_KERNEL);
+	cache->object_size = size;
+	cache->align = align;
+	cache->flags = flags;
+	if (!cache->name || sa_pool_init(&cache->pool, class_idx, ctor, cache))
+		goto fail;
+
+	mutex_lock(&sa_pools_mutex);
+	list_for_each_entry(other, &sa_caches, list) {
+		if (!strcmp(other->name, name)) {
+			mutex_unlock(&sa_pools_mutex);
+			sa_report("cache_create with a duplicate name", name, _RET_IP_);
+			goto fail;
+		}
+	}
+	list_add_tail(&cache->list, &sa_caches);
+	mutex_unlock(&sa_pools_mutex);
+	return cache;
+fail:
+	sa_pool_destroy(&cache->pool);
+	kfree(cache->name);
+	kfree(cache);
+	return NULL;
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_create);
+
+/* Give this CPU's span of @pool back to the central list. */
+static long sa_pool_drain_local(void *arg)
+{
+	struct sa_pool *pool = arg;
+	struct sa_span *s;
+	struct sa_pcpu *c;
+
+	c = get_cpu_ptr(pool->pcpu);
+	WRITE_ONCE(c->busy, 1);
+	barrier();
+	s = c->span;
+	c->span = NULL;
+	barrier();
+	WRITE_ONCE(c->busy, 0);
+	if (s)
+		this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
+	put_cpu_ptr(pool->pcpu);
+	if (s)
+		sa_central_put_span(pool, s);
+	return 0;
+}
+
+/* Drain @pool on every online CPU; offline CPUs were drained when they died. */
+static void sa_pool_drain(struct sa_pool *pool)
+{
+	int cpu;
+
+	/* Context: cpus_read_lock() held, so no CPU comes or goes meanwhile. */
+	for_each_online_cpu(cpu)
+		work_on_cpu(cpu, sa_pool_drain_local, pool);
+}
+
+/* Drain a pool on a CPU that is dead or that nothing else can run on. */
+static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
+{
+	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
+	struct sa_span *s = c->span;
+
+	c->span = NULL;
+	if (s)
+		sa_central_put_span(pool, s);
+}
+
+/**
+ * spanalloc_cache_destroy() - destroy a named cache
+ * @cache: the cache, or NULL
+ *
+ * A cache that still has live objects is reported with its name and count
+ * and left in place, so that those objects stay valid and can still be freed.
+ *
+ * Context: process context, may sleep.
+ */
+void spanalloc_cache_destroy(struct spanalloc_cache *cache)
+{
+	unsigned long live;
+
+	might_sleep();
+	if (!cache)
+		return;
+	cpus_read_lock();
+	mutex_lock(&sa_pools_mutex);
+	sa_pool_drain(&cache->pool);
+	live = sa_pool_live_objects(&cache->pool);
+	if (live) {
+		cache->destroyed = true;
+		mutex_unlock(&sa_pools_mutex);
+		cpus_read_unlock();
+		if (!sa_add_kunit_error())
+			pr_err("spanalloc: cache %s destroyed with %lu live objects; kept\n",
+			       cache->name, live);
+		atomic_long_inc(&sa_errors);
+		return;
+	}
+	list_del(&cache->list);
+	mutex_unlock(&sa_pools_mutex);
+	cpus_read_unlock();
+	sa_pool_destroy(&cache->pool);
+	kfree(cache->name);
+	kfree(cache);
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_destroy);
+
+/**
+ * spanalloc_cache_alloc() - allocate an object from a named cache
+ * @cache: the cache
+ * @flags: GFP flags
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: the object, or NULL on failure.
+ */
+void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
+{
+	if (unlikely(!cache)) {
+		sa_report("cache_alloc from a NULL cache", NULL, _RET_IP_);
+		return NULL;
+	}
+	if (unlikely(cache->pool.ctor && (flags & __GFP_ZERO))) {
+		sa_report("__GFP_ZERO with a constructor cache, ignored", cache, _RET_IP_);
+		flags &= ~__GFP_ZERO;
+	}
+	return sa_pool_alloc(&cache->pool, sa_fix_flags(flags, _RET_IP_), NUMA_NO_NODE,
+			     _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
+
+/**
+ * spanalloc_cache_free() - free an object to its named cache
+ * @cache: the cache the object came from
+ * @p: the object, or NULL
+ *
+ * An object of another cache is reported and not freed.
+ *
+ * Context: any context but NMI.
+ */
+void spanalloc_cache_free(struct spanalloc_cache *cache, void *p)
+{
+	if (unlikely(!cache)) {
+		sa_report("cache_free to a NULL cache", p, _RET_IP_);
+		return;
+	}
+	sa_free(p, cache, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_free);
+
+/**
+ * spanalloc_cache_alloc_bulk() - allocate @nr objects from a named cache
+ * @cache: the cache
+ * @flags: GFP flags
+ * @nr: how many
+ * @p: array that receives the objects
+ *
+ * All or nothing: on failure nothing stays allocated.
+ *
+ * Context: any context but NMI; may sleep if @flags allow it.
+ * Return: @nr, or 0 on failure.
+ */
+int spanalloc_cache_alloc_bulk(struct spanalloc_cache *cache, gfp_t flags, size_t nr,
+			       void **p)
+{
+	if (unlikely(!cache)) {
+		sa_report("cache_alloc_bulk from a NULL cache", NULL, _RET_IP_);
+		return 0;
+	}
+	return sa_alloc_bulk(cache, 0, flags, nr, p, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_alloc_bulk);
+
+/**
+ * spanalloc_cache_free_bulk() - free @nr objects to a named cache
+ * @cache: the cache they came from
+ * @nr: how many
+ * @p: the objects
+ *
+ * Context: any context but NMI.
+ */
+void spanalloc_cache_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p)
+{
+	size_t i;
+
+	if (unlikely(!cache)) {
+		sa_report("cache_free_bulk to a NULL cache", p, _RET_IP_);
+		return;
+	}
+	if (!sa_bulk_args_ok(nr, p, _RET_IP_))
+		return;
+	for (i = 0; i < nr; i++)
+		sa_free(p[i], cache, _RET_IP_);
+}
+EXPORT_SYMBOL_GPL(spanalloc_cache_free_bulk);
+
+/* ---- Hooks for the KUnit suites (namespace SPANALLOC_INTERNAL) ---- */
+
+EXPORT_SYMBOL_NS_GPL(sa_classes, SPANALLOC_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(sa_size_to_class8, SPANALLOC_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(sa_size_to_class128, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_drain() - give every per-CPU cache's spans back
+ *
+ * Context: process context, may sleep.
+ */
+void spanalloc_debug_drain(void)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i;
+
+	cpus_read_lock();
+	mutex_lock(&sa_pools_mutex);
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		sa_pool_drain(&sa_class_pools[i]);
+	list_for_each_entry(cache, &sa_caches, list)
+		sa_pool_drain(&cache->pool);
+	mutex_unlock(&sa_pools_mutex);
+	cpus_read_unlock();
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_drain, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_release() - drain caches and give all free pages back
+ *
+ * Context: process context, may sleep.
+ */
+void spanalloc_debug_release(void)
+{
+	spanalloc_debug_drain();
+	sa_heap_release_all();
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_release, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_heap() - read one node's page heap counters
+ * @node: NUMA node
+ * @st: filled in
+ */
+void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st)
+{
+	sa_heap_read_stats(node, st);
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_heap, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_lookup() - what spanalloc knows of a pointer
+ * @p: any pointer
+ * @info: filled in when @p is in spanalloc memory
+ *
+ * Return: 0 if @p points into memory spanalloc holds, -ENOENT if not.
+ */
+int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
+{
+	struct sa_span *s = sa_lookup(p);
+	unsigned int idx;
+
+	if (!s)
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	info->state = s->state;
+	info->base = s->base;
+	info->npages = s->npages;
+	info->node = s->node;
+	if (s->state == SA_SPAN_SMALL) {
+		idx = sa_span_index(s, p);
+		info->size = s->elemsize;
+		info->nelems = s->nelems;
+		info->class_idx = s->pool->class_idx;
+		info->live = sa_span_obj_live(s, idx);
+	} else if (s->state != SA_SPAN_FREE) {
+		info->size = s->elemsize;
+		info->live = true;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_lookup, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_set_chunk_order() - cap the order of new chunks
+ * @order: largest order tried, 0 to SA_CHUNK_ORDER
+ *
+ * Return: the previous cap.
+ */
+unsigned int spanalloc_debug_set_chunk_order(unsigned int order)
+{
+	return xchg(&sa_max_chunk_order, min_t(unsigned int, order, SA_CHUNK_ORDER));
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_set_chunk_order, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_fail_new_span() - make the @nth next new span fail
+ * @nth: 1 fails the next one; 0 turns the injection off
+ */
+void spanalloc_debug_fail_new_span(int nth)
+{
+	atomic_set(&sa_fail_new_span, nth);
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_fail_new_span, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_counts() - objects allocated and freed, summed over CPUs
+ * @allocs: total allocations (small and large)
+ * @frees: total frees (small and large)
+ */
+void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
+{
+	struct spanalloc_cache *cache;
+	unsigned long a = 0, f = 0;
+	unsigned int i;
+	int cpu;
+
+	mutex_lock(&sa_pools_mutex);
+	for_each_possible_cpu(cpu) {
+		for (i = 1; i < SA_NUM_CLASSES; i++) {
+			struct sa_pcpu *c = per_cpu_ptr(sa_class_pools[i].pcpu, cpu);
+
+			a += c->stat[SA_ALLOC];
+			f += c->stat[SA_FREE];
+		}
+		list_for_each_entry(cache, &sa_caches, list) {
+			struct sa_pcpu *c = per_cpu_ptr(cache->pool.pcpu, cpu);
+
+			a += c->stat[SA_ALLOC];
+			f += c->stat[SA_FREE];
+		}
+		a += per_cpu(sa_large_allocs, cpu);
+		f += per_cpu(sa_large_frees, cpu);
+	}
+	mutex_unlock(&sa_pools_mutex);
+	*allocs = a;
+	*frees = f;
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_counts, SPANALLOC_INTERNAL);
+
+/* ---- Module life ---- */
+
+static int sa_cpu_dead(unsigned int cpu)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i;
+
+	mutex_lock(&sa_pools_mutex);
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		sa_pool_drain_cpu(&sa_class_pools[i], cpu);
+	list_for_each_entry(cache, &sa_caches, list)
+		sa_pool_drain_cpu(&cache->pool, cpu);
+	mutex_unlock(&sa_pools_mutex);
+	return 0;
+}
+
+static void sa_class_pools_exit(void)
+{
+	unsigned int i;
+	int cpu;
+
+	for (i = 1; i < SA_NUM_CLASSES; i++) {
+		struct sa_pool *pool = &sa_class_pools[i];
+		unsigned long live;
+
+		if (!pool->pcpu)
+			continue;
+		for_each_possible_cpu(cpu)
+			sa_pool_drain_cpu(pool, cpu);
+		live = sa_pool_live_objects(pool);
+		if (live)
+			pr_err("spanalloc: %lu objects of %u bytes still allocated at unload\n",
+			       live, pool->cls->size);
+		else
+			sa_pool_destroy(pool);
+	}
+}
+
+static int __init spanalloc_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	ret = sa_heap_init();
+	if (ret)
+		return ret;
+	for (i = 1; i < SA_NUM_CLASSES; i++) {
+		ret = sa_pool_init(&sa_class_pools[i], i, NULL, NULL);
+		if (ret)
+			goto fail;
+	}
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "spanalloc:dead",
+					NULL, sa_cpu_dead);
+	if (ret < 0)
+		goto fail;
+	sa_cpuhp_state = ret;
+	pr_info("spanalloc: %u size classes, %lu KiB chunks, %u nodes\n",
+		SA_NUM_CLASSES - 1, (PAGE_SIZE << SA_CHUNK_ORDER) >> 10, num_possible_nodes());
+	return 0;
+fail:
+	sa_class_pools_exit();
+	sa_heap_exit();
+	return ret;
+}
+
+static void __exit spanalloc_exit(void)
+{
+	struct spanalloc_cache *cache, *tmp;
+	int cpu;
+
+	cpuhp_remove_state_nocalls(sa_cpuhp_state);
+	list_for_each_entry_safe(cache, tmp, &sa_caches, list) {
+		unsigned long live;
+
+		for_each_possible_cpu(cpu)
+			sa_pool_drain_cpu(&cache->pool, cpu);
+		live = sa_pool_live_objects(&cache->pool);
+		if (live || !cache->destroyed)
+			pr_err("spanalloc: cache %s still exists at unload (%lu live objects)\n",
+			       cache->name, live);
+		if (!live) {
+			list_del(&cache->list);
+			sa_pool_destroy(&cache->pool);
+			kfree(cache->name);
+			kfree(cache);
+		}
+	}
+	sa_class_pools_exit();
+	sa_heap_exit();
+}
+
+module_init(spanalloc_init);
+module_exit(spanalloc_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("spanalloc: a slab-style allocator on the design of the Go runtime's");
+MODULE_AUTHOR("The spanalloc developers");
+MODULE_VERSION("0.1.0");
