@@ -30,6 +30,8 @@ struct kmem_cache *sa_span_cachep;
 unsigned int sa_max_chunk_order = SA_CHUNK_ORDER;
 /* Fault injection for tests: fail the Nth next span carved (0: off). */
 atomic_t sa_fail_new_span = ATOMIC_INIT(0);
+/* Fault injection on the refill path, debugfs spanalloc/fail_refill. */
+DECLARE_FAULT_ATTR(sa_fail_refill);
 
 static struct sa_heap *sa_heaps[MAX_NUMNODES];
 
@@ -78,8 +80,10 @@ static void sa_heap_insert(struct sa_heap *h, struct sa_span *s)
 	s->state = SA_SPAN_FREE;
 	s->idle_since = jiffies;
 	list_add(&s->list, &h->free[i]);
+	list_add(&s->lru, &h->lru);
 	__set_bit(i, h->nonempty);
 	h->pages_free += s->npages;
+	h->nr_free_spans++;
 }
 
 static void sa_heap_remove(struct sa_heap *h, struct sa_span *s)
@@ -88,9 +92,11 @@ static void sa_heap_remove(struct sa_heap *h, struct sa_span *s)
 
 	lockdep_assert_held(&h->lock);
 	list_del(&s->list);
+	list_del(&s->lru);
 	if (list_empty(&h->free[i]))
 		__clear_bit(i, h->nonempty);
 	h->pages_free -= s->npages;
+	h->nr_free_spans--;
 }
 
 /* Take @npages from the smallest free span that holds them. */
@@ -312,6 +318,8 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 
 	if (unlikely(fail) && atomic_dec_and_test(&sa_fail_new_span))
 		return NULL;
+	if (should_fail(&sa_fail_refill, (ssize_t)npages << PAGE_SHIFT))
+		return NULL;
 
 	sa_heap_balance_spares(h, gfp);
 	raw_spin_lock_irqsave(&h->lock, flags);
@@ -423,6 +431,7 @@ void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st)
 	st->pages_free = h->pages_free;
 	st->pages_returned = h->pages_returned;
 	st->huge_pages = h->huge_pages;
+	st->nr_free_spans = h->nr_free_spans;
 	for (o = 0; o <= SA_CHUNK_ORDER; o++) {
 		st->nr_chunks_order[o] = h->nr_chunks[o];
 		st->nr_chunks += h->nr_chunks[o];
@@ -430,46 +439,82 @@ void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st)
 	raw_spin_unlock_irqrestore(&h->lock, flags);
 }
 
-/* Give back every free page of @h; chunks left with no page held go too. */
-static void sa_heap_release_free(struct sa_heap *h)
+/* Give one free span's pages back to the page allocator. */
+static void sa_heap_return(struct sa_heap *h, struct sa_span *s)
 {
-	struct sa_chunk *c, *tmp;
-	struct sa_span *s, *n;
+	struct page *page = virt_to_page((void *)s->base);
+	struct sa_chunk *dead = NULL;
 	unsigned long flags;
-	LIST_HEAD(victims);
 	unsigned int i;
 
+	sa_set_pages(s, NULL);
+	for (i = 0; i < s->npages; i++)
+		__free_page(page + i);
 	raw_spin_lock_irqsave(&h->lock, flags);
-	for (i = 0; i < SA_HEAP_LISTS; i++) {
-		list_for_each_entry_safe(s, n, &h->free[i], list) {
-			sa_heap_remove(h, s);
-			list_add(&s->list, &victims);
-		}
+	s->chunk->held -= s->npages;
+	h->pages_held -= s->npages;
+	h->pages_returned += s->npages;
+	if (!s->chunk->held) {
+		h->nr_chunks[s->chunk->order]--;
+		list_del(&s->chunk->list);
+		dead = s->chunk;
 	}
+	sa_heap_put_spare(h, s);
 	raw_spin_unlock_irqrestore(&h->lock, flags);
+	kfree(dead);
+}
 
-	list_for_each_entry_safe(s, n, &victims, list) {
-		struct page *page = virt_to_page((void *)s->base);
+/**
+ * sa_heap_release() - give a node's free pages back, idle longest first
+ * @node: NUMA node
+ * @keep: stop when no more than this many free pages are left
+ * @max: give back at most about this many pages in this call
+ *
+ * Each span is taken off under the heap lock and given back outside it, so
+ * the lock is never held for long.
+ *
+ * Context: process context (it frees pages and descriptors).
+ * Return: pages given back.
+ */
+unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
+{
+	struct sa_heap *h = sa_heaps[node];
+	unsigned long done = 0, flags;
+	struct sa_span *s;
 
-		sa_set_pages(s, NULL);
-		for (i = 0; i < s->npages; i++)
-			__free_page(page + i);
+	while (h && done < max) {
 		raw_spin_lock_irqsave(&h->lock, flags);
-		s->chunk->held -= s->npages;
-		h->pages_held -= s->npages;
-		h->pages_returned += s->npages;
-		if (!s->chunk->held) {
-			h->nr_chunks[s->chunk->order]--;
-			list_del(&s->chunk->list);
-			kfree(s->chunk);
+		s = list_empty(&h->lru) ? NULL : list_last_entry(&h->lru, struct sa_span, lru);
+		if (!s || h->pages_free <= keep) {
+			raw_spin_unlock_irqrestore(&h->lock, flags);
+			break;
 		}
+		sa_heap_remove(h, s);
+		s->state = 0;
 		raw_spin_unlock_irqrestore(&h->lock, flags);
-		kmem_cache_free(sa_span_cachep, s);
+		done += s->npages;
+		sa_heap_return(h, s);
+		cond_resched();
 	}
-	raw_spin_lock_irqsave(&h->lock, flags);
-	list_for_each_entry_safe(c, tmp, &h->chunks, list)
-		WARN_ON_ONCE(!c->held);
-	raw_spin_unlock_irqrestore(&h->lock, flags);
+	if (h)
+		sa_heap_balance_spares(h, GFP_KERNEL);
+	return done;
+}
+
+/**
+ * sa_heap_free_pages() - free pages held in all page heaps
+ *
+ * Return: the sum over nodes, read without locks.
+ */
+unsigned long sa_heap_free_pages(void)
+{
+	unsigned long sum = 0;
+	int node;
+
+	for_each_node(node)
+		if (sa_heaps[node])
+			sum += READ_ONCE(sa_heaps[node]->pages_free);
+	return sum;
 }
 
 /**
@@ -498,6 +543,7 @@ int sa_heap_init(void)
 			INIT_LIST_HEAD(&h->free[i]);
 		INIT_LIST_HEAD(&h->chunks);
 		INIT_LIST_HEAD(&h->spares);
+		INIT_LIST_HEAD(&h->lru);
 		h->node = node;
 		sa_heaps[node] = h;
 	}
@@ -519,7 +565,7 @@ void sa_heap_exit(void)
 
 		if (!h)
 			continue;
-		sa_heap_release_free(h);
+		sa_heap_release(node, 0, ULONG_MAX);
 		while (!list_empty(&h->spares)) {
 			struct sa_span *s = list_first_entry(&h->spares, struct sa_span, list);
 
@@ -549,6 +595,5 @@ void sa_heap_release_all(void)
 	int node;
 
 	for_each_node(node)
-		if (sa_heaps[node])
-			sa_heap_release_free(sa_heaps[node]);
+		sa_heap_release(node, 0, ULONG_MAX);
 }

@@ -8,16 +8,21 @@
 #define _SPANALLOC_INTERNAL_H
 
 #include <linux/bitops.h>
+#include <linux/kasan.h>
+#include <linux/kmemleak.h>
+#include <linux/preempt.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
+#include "compat.h"
 #include "sizeclass.h"
 
 #define SA_CHUNK_ORDER		8			/* 1 MiB chunks */
-#define SA_CHUNK_PAGES		(1U << SA_CHUNK_ORDER)
+#define SA_CHUNK_PAGES		BIT(SA_CHUNK_ORDER)
 #define SA_BITMAP_LONGS		BITS_TO_LONGS(SA_MAX_NELEMS)
 #define SA_HEAP_LISTS		SA_CHUNK_PAGES		/* free lists by length */
 
@@ -31,6 +36,7 @@ enum sa_span_state {
 
 struct sa_pool;
 struct sa_chunk;
+struct seq_file;
 
 /*
  * struct sa_span - a run of contiguous kernel pages (Go's mspan)
@@ -62,11 +68,14 @@ struct sa_span {
 	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */
 	unsigned long alloc_bits[SA_BITMAP_LONGS]; /* set: object allocated */
 	unsigned long remote_free[SA_BITMAP_LONGS]; /* set: freed remotely; atomic */
+	/* set: allocated in hardirq, not reported to kmemleak; atomic */
+	unsigned long kmemleak_untracked[IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? SA_BITMAP_LONGS : 0];
 
 	/* Page heap state. */
 	u32 npages;			/* pages in the span */
 	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
 	struct list_head list;		/* central partial/full list or heap free list */
+	struct list_head lru;		/* heap's free spans, newest first; heap lock */
 	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
 };
 
@@ -116,6 +125,32 @@ struct sa_pool {
 };
 
 /*
+ * struct spanalloc_cache - a named cache
+ */
+struct spanalloc_cache {
+	struct sa_pool pool;		/* its own spans; never shared */
+	const char *name;		/* kstrdup'ed name */
+	unsigned int object_size;	/* size asked for */
+	unsigned int align;		/* alignment honoured */
+	unsigned int flags;		/* SPANALLOC_* flags */
+	bool destroyed;			/* destroyed: no more allocations */
+	struct list_head list;		/* on sa_caches; sa_pools_mutex */
+};
+
+/* Large objects, per CPU, summed when read. */
+struct sa_large_stats {
+	unsigned long allocs;		/* large objects allocated */
+	unsigned long frees;		/* large objects freed */
+	unsigned long pages;		/* pages they hold (may wrap per CPU) */
+};
+
+extern struct sa_pool sa_class_pools[SA_NUM_CLASSES];
+extern struct list_head sa_caches;
+extern struct mutex sa_pools_mutex;
+extern atomic_long_t sa_errors;
+DECLARE_PER_CPU(struct sa_large_stats, sa_large);
+
+/*
  * struct sa_chunk - pages taken from alloc_pages() in one call
  */
 struct sa_chunk {
@@ -133,6 +168,7 @@ struct sa_heap {
 	struct list_head free[SA_HEAP_LISTS];	/* free spans, by npages - 1 */
 	DECLARE_BITMAP(nonempty, SA_HEAP_LISTS); /* which @free lists are used */
 	struct list_head chunks;		/* all chunks of this node */
+	struct list_head lru;			/* free spans, idle longest last */
 	struct list_head spares;		/* spare span descriptors */
 	unsigned int nr_spares;			/* descriptors on @spares */
 	unsigned long pages_held;		/* pages held from the page allocator */
@@ -140,6 +176,7 @@ struct sa_heap {
 	unsigned long pages_returned;		/* pages given back, cumulative */
 	unsigned long huge_pages;		/* pages of huge objects */
 	unsigned long nr_chunks[SA_CHUNK_ORDER + 1]; /* chunks held, by order */
+	unsigned long nr_free_spans;		/* spans on the @free lists */
 	int node;				/* NUMA node */
 };
 
@@ -152,6 +189,7 @@ struct spanalloc_heap_stats {
 	unsigned long pages_returned;	/* given back, cumulative */
 	unsigned long huge_pages;	/* huge objects, outside chunks */
 	unsigned long nr_chunks;	/* chunks held */
+	unsigned long nr_free_spans;	/* free spans */
 	unsigned long nr_chunks_order[SA_CHUNK_ORDER + 1]; /* by order */
 };
 
@@ -204,9 +242,13 @@ void sa_huge_free(struct sa_span *s);
 void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st);
 void sa_set_pages(struct sa_span *s, struct sa_span *owner);
 void sa_heap_release_all(void);
+unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max);
+unsigned long sa_heap_free_pages(void);
 extern struct kmem_cache *sa_span_cachep;
 extern unsigned int sa_max_chunk_order;
 extern atomic_t sa_fail_new_span;
+extern struct fault_attr sa_fail_refill;
+struct fault_attr *spanalloc_debug_fail_refill(void);
 
 /* span.c: spans and central lists */
 int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
@@ -219,6 +261,17 @@ void *sa_span_next_free_slow(struct sa_span *s, bool *fresh);
 unsigned long sa_pool_live_objects(struct sa_pool *pool);
 bool sa_span_obj_live(struct sa_span *s, unsigned int idx);
 
+/* debugfs.c: the view in /sys/kernel/debug/spanalloc */
+void sa_debugfs_init(void);
+void sa_debugfs_exit(void);
+
+/* scavenge.c: giving memory back (Go's scavenger) and the shrinker */
+int sa_scavenger_init(void);
+void sa_scavenger_exit(void);
+void sa_scavenge_all(void);
+void sa_scavenger_show(struct seq_file *m);
+void sa_drain_all(void);
+
 /* spanmod.c: reports, and hooks for the KUnit suites (SPANALLOC_INTERNAL) */
 void sa_report(const char *problem, const void *p, unsigned long caller);
 unsigned long spanalloc_errors(void);
@@ -229,6 +282,10 @@ int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);
 unsigned int spanalloc_debug_set_chunk_order(unsigned int order);
 void spanalloc_debug_fail_new_span(int nth);
 void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees);
+unsigned int spanalloc_debug_cpu_spans(int cpu);
+void spanalloc_debug_capture(atomic_t *counter);
+void spanalloc_debug_scavenger(unsigned int interval_ms, unsigned int percent,
+			       unsigned int floor_chunks, unsigned int old[3]);
 
 /**
  * sa_span_index() - object index of an address inside a small span
@@ -271,6 +328,84 @@ static __always_inline void *sa_span_next_free(struct sa_span *s, bool *fresh)
 	if (*fresh)
 		s->dirty_end = idx + 1;
 	return (void *)(s->base + (unsigned long)idx * s->elemsize);
+}
+
+/*
+ * The kernel's sanitizers see spanalloc's objects: with generic KASAN a free
+ * object is poisoned and a live one unpoisoned up to the bytes requested (the
+ * rest up to its usable size stays poisoned until spanalloc_usable_size()
+ * hands it out, as with kmalloc and ksize); kmemleak is told of every object.
+ * kasan_poison() is exported but declared only in mm/kasan/kasan.h.
+ */
+#ifdef CONFIG_KASAN_GENERIC
+void kasan_poison(const void *addr, size_t size, u8 value, bool init);
+
+#define SA_KASAN_GRANULE	BIT(KASAN_SHADOW_SCALE_SHIFT)
+#define SA_KASAN_REDZONE	0xFC	/* KASAN_SLAB_REDZONE */
+#define SA_KASAN_FREE		0xFB	/* KASAN_SLAB_FREE */
+
+static inline void sa_kasan_unpoison(const void *p, size_t size)
+{
+	kasan_poison(p, round_up(size, SA_KASAN_GRANULE), 0, false);
+}
+
+/* Poison what lies between the bytes requested and the object's end. */
+static inline void sa_kasan_tail(const void *p, size_t req, size_t size)
+{
+	size_t r = round_up(req, SA_KASAN_GRANULE);
+
+	if (r < size)
+		kasan_poison(p + r, size - r, SA_KASAN_REDZONE, false);
+	if (req & (SA_KASAN_GRANULE - 1))
+		*(u8 *)kasan_mem_to_shadow(p + (req & ~(SA_KASAN_GRANULE - 1))) =
+			req & (SA_KASAN_GRANULE - 1);
+}
+
+static inline void sa_kasan_free(const void *p, size_t size)
+{
+	kasan_poison(p, size, SA_KASAN_FREE, false);
+}
+#else
+static inline void sa_kasan_unpoison(const void *p, size_t size) {}
+static inline void sa_kasan_tail(const void *p, size_t req, size_t size) {}
+static inline void sa_kasan_free(const void *p, size_t size) {}
+#endif
+
+/* Fault injection reports nothing by itself: no stack dump per failure. */
+static inline void sa_fault_quiet(struct fault_attr *attr)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	attr->verbose = 0;
+#endif
+}
+
+/*
+ * kmemleak allocates its own metadata from the slab allocator, which must not
+ * happen in hardirq context (its locks sleep on PREEMPT_RT): an object
+ * allocated there is not reported to kmemleak, and remembered as such.
+ */
+static inline void sa_kmemleak_alloc(const void *p, size_t size, gfp_t gfp)
+{
+	struct sa_span *s;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+		return;
+	if (likely(!in_hardirq())) {
+		kmemleak_alloc(p, size, 1, gfp);
+		return;
+	}
+	s = sa_lookup(p);
+	set_bit(s->state == SA_SPAN_SMALL ? sa_span_index(s, p) : 0, s->kmemleak_untracked);
+}
+
+static inline void sa_kmemleak_free(struct sa_span *s, unsigned int idx, const void *p)
+{
+	if (!IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+		return;
+	if (unlikely(test_bit(idx, s->kmemleak_untracked)))
+		clear_bit(idx, s->kmemleak_untracked);
+	else
+		kmemleak_free(p);
 }
 
 #endif /* _SPANALLOC_INTERNAL_H */

@@ -108,6 +108,7 @@
  */
 
 #include <linux/build_bug.h>
+#include <linux/export.h>
 #include <linux/types.h>
 #include <asm/page.h>
 
@@ -198,6 +199,7 @@ const struct sa_class sa_classes[] = {
 	[66] = { .size = 28672, .npages = 7, .nelems =   1, .div_mul = 0x00024925 },
 	[67] = { .size = 32768, .npages = 8, .nelems =   1, .div_mul = 0x00020000 },
 };
+EXPORT_SYMBOL_NS_GPL(sa_classes, SPANALLOC_INTERNAL);
 
 /*
  * Class by index (size + 7) / 8, for sizes 0 to 1024.  Entry i serves
@@ -214,6 +216,7 @@ const u8 sa_size_to_class8[] = {
 	/*   896 */ 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
 	/*  1024 */ 32,
 };
+EXPORT_SYMBOL_NS_GPL(sa_size_to_class8, SPANALLOC_INTERNAL);
 
 /*
  * Class by index (size - 1024 + 127) / 128, for sizes 1025 to 32768.
@@ -237,3 +240,4 @@ const u8 sa_size_to_class128[] = {
 	/* 29696 */ 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67,
 	/* 31744 */ 67, 67, 67, 67, 67, 67, 67, 67, 67,
 };
+EXPORT_SYMBOL_NS_GPL(sa_size_to_class128, SPANALLOC_INTERNAL);

@@ -153,18 +153,23 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	s->alloc_count = 0;
 	bitmap_zero(s->alloc_bits, SA_MAX_NELEMS);
 	bitmap_zero(s->remote_free, SA_MAX_NELEMS);
+	if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+		bitmap_zero(s->kmemleak_untracked, SA_MAX_NELEMS);
 	/* Slots past nelems in the last word look allocated forever. */
 	bitmap_set(s->alloc_bits, s->nelems,
 		   BITS_TO_LONGS(s->nelems) * BITS_PER_LONG - s->nelems);
 	s->alloc_cache = ~s->alloc_bits[0];
 	s->dirty_end = s->needzero ? s->nelems : 0;
+	sa_kasan_unpoison((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	if (pool->ctor) {
 		for (i = 0; i < s->nelems; i++)
 			pool->ctor((void *)(s->base + (unsigned long)i * s->elemsize));
 		s->dirty_end = s->nelems;
 	}
+	/* Until an object is handed out, touching it is a KASAN report. */
+	sa_kasan_free((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	s->cached = false;
-	/* Publish the geometry before the pages point at the span. */
+	/* Publish the geometry before the state (sa_lookup() readers). */
 	smp_wmb();
 	WRITE_ONCE(s->state, SA_SPAN_SMALL);
 	sa_set_pages(s, s);

@@ -13,6 +13,7 @@
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
 #include <linux/kernel.h>
+#include <linux/kmemleak.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/overflow.h>
@@ -25,36 +26,32 @@
 #include <spanalloc.h>
 #include "internal.h"
 
-/*
- * struct spanalloc_cache - a named cache
- */
-struct spanalloc_cache {
-	struct sa_pool pool;		/* its own spans; never shared */
-	const char *name;		/* kstrdup'ed name */
-	unsigned int object_size;	/* size asked for */
-	unsigned int align;		/* alignment honoured */
-	unsigned int flags;		/* SPANALLOC_* flags */
-	bool destroyed;			/* destroyed with live objects; kept */
-	struct list_head list;		/* on sa_caches; sa_pools_mutex */
-};
+#define CREATE_TRACE_POINTS
+#include "spanalloc_trace.h"
 
-static struct sa_pool sa_class_pools[SA_NUM_CLASSES];
-static LIST_HEAD(sa_caches);
-static DEFINE_MUTEX(sa_pools_mutex);
+struct sa_pool sa_class_pools[SA_NUM_CLASSES];
+LIST_HEAD(sa_caches);
+/* Protects sa_caches and every walk over the pools; see span.c's lock order. */
+DEFINE_MUTEX(sa_pools_mutex);
 static enum cpuhp_state sa_cpuhp_state;
-static atomic_long_t sa_errors = ATOMIC_LONG_INIT(0);
+atomic_long_t sa_errors = ATOMIC_LONG_INIT(0);
+DEFINE_PER_CPU(struct sa_large_stats, sa_large);
 
-/* Large objects, counted per CPU and summed when read. */
-static DEFINE_PER_CPU(unsigned long, sa_large_allocs);
-static DEFINE_PER_CPU(unsigned long, sa_large_frees);
+/* A KUnit suite counting reports made in other contexts (kworkers, irqs). */
+static atomic_t *sa_capture;
 
 static bool sa_add_kunit_error(void)
 {
 	struct kunit_resource *res;
 	struct kunit *test = kunit_get_current_test();
+	atomic_t *capture = READ_ONCE(sa_capture);
 
-	if (!test)
-		return false;
+	if (!test) {
+		if (!capture)
+			return false;
+		atomic_inc(capture);
+		return true;
+	}
 	res = kunit_find_named_resource(test, "spanalloc_errors");
 	if (!res)
 		return false;
@@ -135,13 +132,12 @@ static noinline void *sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node, 
 }
 
 static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
-					   unsigned long caller)
+					   size_t req, unsigned long caller)
 {
 	struct sa_pcpu *c;
 	void *obj = NULL;
 	bool fresh = false;
 
-	might_alloc(gfp);
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy)) {
 		struct sa_span *s = c->span;
@@ -160,8 +156,12 @@ static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int 
 			return NULL;
 	}
 	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
+	sa_kasan_unpoison(obj, pool->cls->size);
 	if (sa_want_zero(pool, gfp) && !fresh)
 		memset(obj, 0, pool->cls->size);
+	sa_kasan_tail(obj, req, pool->cls->size);
+	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
+	trace_alloc(caller, obj, req, pool->cls->size, gfp, node);
 	return obj;
 }
 
@@ -174,8 +174,11 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_report("double free", obj, caller);
 		return;
 	}
+	sa_kmemleak_free(s, idx, obj);
+	sa_kasan_unpoison(obj, pool->cls->size);
 	if (want_init_on_free() && !pool->ctor)
 		memset(obj, 0, pool->cls->size);
+	sa_kasan_free(obj, pool->cls->size);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy && c->span == s)) {
@@ -237,13 +240,13 @@ static void *sa_large_alloc(size_t size, gfp_t flags, int node)
 	bool zero = (flags & __GFP_ZERO) || want_init_on_alloc(flags);
 	struct sa_span *s;
 
-	might_alloc(flags);
 	if (npages <= SA_CHUNK_PAGES) {
 		s = sa_heap_alloc_span(want, npages, flags);
 		if (!s)
 			return NULL;
 		s->elemsize = npages << PAGE_SHIFT;
 		s->pool = NULL;
+		/* Publish the size before a lookup can see the state (sa_lookup()). */
 		smp_wmb();
 		WRITE_ONCE(s->state, SA_SPAN_LARGE);
 		sa_set_pages(s, s);
@@ -252,17 +255,25 @@ static void *sa_large_alloc(size_t size, gfp_t flags, int node)
 		if (!s)
 			return NULL;
 	}
+	sa_kasan_unpoison((void *)s->base, s->elemsize);
 	if (zero && s->needzero)
 		memset((void *)s->base, 0, s->elemsize);
-	this_cpu_inc(sa_large_allocs);
+	sa_kasan_tail((void *)s->base, size, s->elemsize);
+	sa_kmemleak_alloc((void *)s->base, s->elemsize, flags);
+	this_cpu_inc(sa_large.allocs);
+	this_cpu_add(sa_large.pages, s->npages);
 	return (void *)s->base;
 }
 
 static void sa_large_free(struct sa_span *s)
 {
+	sa_kmemleak_free(s, 0, (void *)s->base);
+	sa_kasan_unpoison((void *)s->base, s->elemsize);
 	if (want_init_on_free())
 		memset((void *)s->base, 0, s->elemsize);
-	this_cpu_inc(sa_large_frees);
+	sa_kasan_free((void *)s->base, s->elemsize);
+	this_cpu_inc(sa_large.frees);
+	this_cpu_sub(sa_large.pages, s->npages);
 	if (s->state == SA_SPAN_HUGE)
 		sa_huge_free(s);
 	else
@@ -275,13 +286,24 @@ static bool sa_bad_node(int node)
 	       (node < 0 || node >= nr_node_ids || !node_possible(node));
 }
 
-static gfp_t sa_fix_flags(gfp_t flags, unsigned long caller)
+/*
+ * Check the caller's gfp flags, as kmalloc_fix_flags() and might_alloc() do:
+ * zone modifiers are stripped with a report; a flag that may sleep in atomic
+ * context is reported and the allocation refused (false), before it sleeps.
+ */
+static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller)
 {
-	if (unlikely(flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA))) {
+	if (unlikely(*flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA))) {
 		sa_report("highmem/DMA gfp flags are not supported, stripped", NULL, caller);
-		flags &= ~(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA);
+		*flags &= ~(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA);
 	}
-	return flags;
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && unlikely(gfpflags_allow_blocking(*flags)) &&
+	    unlikely(!preemptible())) {
+		sa_report("sleeping gfp flags in atomic context, refused", NULL, caller);
+		return false;
+	}
+	might_alloc(*flags);
+	return true;
 }
 
 static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
@@ -297,10 +319,16 @@ static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsign
 		sa_report("allocation on an invalid NUMA node", NULL, caller);
 		return NULL;
 	}
-	flags = sa_fix_flags(flags, caller);
-	if (unlikely(size > SPANALLOC_MAX_SMALL))
-		return sa_large_alloc(size, flags, node);
-	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, caller);
+	if (unlikely(!sa_fix_flags(&flags, caller)))
+		return NULL;
+	if (unlikely(size > SPANALLOC_MAX_SMALL)) {
+		void *p = sa_large_alloc(size, flags, node);
+
+		if (p)
+			trace_alloc(caller, p, size, PAGE_ALIGN(size), flags, node);
+		return p;
+	}
+	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
 }
 
 /**
@@ -348,6 +376,7 @@ static void sa_free(const void *p, struct spanalloc_cache *cache, unsigned long 
 		sa_report("free to the wrong cache", p, caller);
 		return;
 	}
+	trace_free(caller, p, s->elemsize);
 	if (likely(s->state == SA_SPAN_SMALL))
 		sa_pool_free(s->pool, s, (void *)p, idx, caller);
 	else
@@ -389,14 +418,20 @@ size_t spanalloc_usable_size(const void *p)
 		sa_report("usable_size of a pointer spanalloc did not hand out", p, _RET_IP_);
 		return 0;
 	}
-	if (s->state != SA_SPAN_SMALL)
-		return p == (void *)s->base ? s->elemsize : 0;
+	if (s->state != SA_SPAN_SMALL) {
+		if (p != (void *)s->base)
+			return 0;
+		sa_kasan_unpoison(p, s->elemsize);
+		return s->elemsize;
+	}
 	idx = sa_span_index(s, p);
 	if ((unsigned long)p != s->base + (unsigned long)idx * s->elemsize ||
 	    !sa_span_obj_live(s, idx)) {
 		sa_report("usable_size of a pointer that is not a live object", p, _RET_IP_);
 		return 0;
 	}
+	/* The caller may now use all of it, as after ksize(). */
+	sa_kasan_unpoison(p, s->elemsize);
 	return s->elemsize;
 }
 EXPORT_SYMBOL_GPL(spanalloc_usable_size);
@@ -458,7 +493,8 @@ static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags
 	if (!sa_bulk_args_ok(nr, p, caller))
 		return 0;
 	for (i = 0; i < nr; i++) {
-		p[i] = cache ? sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, caller)
+		p[i] = cache ? sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE,
+					     cache->object_size, caller)
 			     : sa_alloc(size, flags, NUMA_NO_NODE, caller);
 		if (unlikely(!p[i] || p[i] == ZERO_SIZE_PTR))
 			goto fail;
@@ -505,6 +541,36 @@ void spanalloc_free_bulk(size_t nr, void **p)
 		sa_free(p[i], NULL, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_free_bulk);
+
+/*
+ * A destroyed cache's structure is kept for a while (its pool freed), so that
+ * a caller that goes on using it is told so instead of corrupting memory.
+ */
+#define SA_GRAVEYARD	64
+static LIST_HEAD(sa_graveyard);
+static unsigned int sa_graveyard_len;
+
+static void sa_free_cache(struct spanalloc_cache *cache)
+{
+	kfree(cache->name);
+	kfree(cache);
+}
+
+static void sa_bury(struct spanalloc_cache *cache)
+{
+	struct spanalloc_cache *old = NULL;
+
+	mutex_lock(&sa_pools_mutex);
+	list_add(&cache->list, &sa_graveyard);
+	if (++sa_graveyard_len > SA_GRAVEYARD) {
+		old = list_last_entry(&sa_graveyard, struct spanalloc_cache, list);
+		list_del(&old->list);
+		sa_graveyard_len--;
+	}
+	mutex_unlock(&sa_pools_mutex);
+	if (old)
+		sa_free_cache(old);
+}
 
 /* The smallest class whose objects are @size bytes and @align aligned. */
 static unsigned int sa_class_for(unsigned int size, unsigned int align)
@@ -588,8 +654,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	return cache;
 fail:
 	sa_pool_destroy(&cache->pool);
-	kfree(cache->name);
-	kfree(cache);
+	sa_free_cache(cache);
 	return NULL;
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_create);
@@ -668,13 +733,32 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 		return;
 	}
 	list_del(&cache->list);
+	cache->destroyed = true;
 	mutex_unlock(&sa_pools_mutex);
 	cpus_read_unlock();
 	sa_pool_destroy(&cache->pool);
-	kfree(cache->name);
-	kfree(cache);
+	sa_bury(cache);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_destroy);
+
+/* Checks common to the cache allocation calls; false refuses the call. */
+static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t *flags,
+					    unsigned long caller)
+{
+	if (unlikely(!cache)) {
+		sa_report("allocation from a NULL cache", NULL, caller);
+		return false;
+	}
+	if (unlikely(cache->destroyed)) {
+		sa_report("allocation from a destroyed cache", cache->name, caller);
+		return false;
+	}
+	if (unlikely(cache->pool.ctor && (*flags & __GFP_ZERO))) {
+		sa_report("__GFP_ZERO with a constructor cache, ignored", cache->name, caller);
+		*flags &= ~__GFP_ZERO;
+	}
+	return sa_fix_flags(flags, caller);
+}
 
 /**
  * spanalloc_cache_alloc() - allocate an object from a named cache
@@ -686,16 +770,9 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_destroy);
  */
 void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
 {
-	if (unlikely(!cache)) {
-		sa_report("cache_alloc from a NULL cache", NULL, _RET_IP_);
+	if (unlikely(!sa_cache_usable(cache, &flags, _RET_IP_)))
 		return NULL;
-	}
-	if (unlikely(cache->pool.ctor && (flags & __GFP_ZERO))) {
-		sa_report("__GFP_ZERO with a constructor cache, ignored", cache, _RET_IP_);
-		flags &= ~__GFP_ZERO;
-	}
-	return sa_pool_alloc(&cache->pool, sa_fix_flags(flags, _RET_IP_), NUMA_NO_NODE,
-			     _RET_IP_);
+	return sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, cache->object_size, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
 
@@ -712,6 +789,10 @@ void spanalloc_cache_free(struct spanalloc_cache *cache, void *p)
 {
 	if (unlikely(!cache)) {
 		sa_report("cache_free to a NULL cache", p, _RET_IP_);
+		return;
+	}
+	if (unlikely(!cache->pool.pcpu)) {
+		sa_report("free to a destroyed cache", p, _RET_IP_);
 		return;
 	}
 	sa_free(p, cache, _RET_IP_);
@@ -733,10 +814,8 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_free);
 int spanalloc_cache_alloc_bulk(struct spanalloc_cache *cache, gfp_t flags, size_t nr,
 			       void **p)
 {
-	if (unlikely(!cache)) {
-		sa_report("cache_alloc_bulk from a NULL cache", NULL, _RET_IP_);
+	if (unlikely(!sa_cache_usable(cache, &flags, _RET_IP_)))
 		return 0;
-	}
 	return sa_alloc_bulk(cache, 0, flags, nr, p, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_alloc_bulk);
@@ -753,8 +832,8 @@ void spanalloc_cache_free_bulk(struct spanalloc_cache *cache, size_t nr, void **
 {
 	size_t i;
 
-	if (unlikely(!cache)) {
-		sa_report("cache_free_bulk to a NULL cache", p, _RET_IP_);
+	if (unlikely(!cache || !cache->pool.pcpu)) {
+		sa_report("cache_free_bulk to a NULL or destroyed cache", p, _RET_IP_);
 		return;
 	}
 	if (!sa_bulk_args_ok(nr, p, _RET_IP_))
@@ -766,16 +845,12 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_free_bulk);
 
 /* ---- Hooks for the KUnit suites (namespace SPANALLOC_INTERNAL) ---- */
 
-EXPORT_SYMBOL_NS_GPL(sa_classes, SPANALLOC_INTERNAL);
-EXPORT_SYMBOL_NS_GPL(sa_size_to_class8, SPANALLOC_INTERNAL);
-EXPORT_SYMBOL_NS_GPL(sa_size_to_class128, SPANALLOC_INTERNAL);
-
 /**
- * spanalloc_debug_drain() - give every per-CPU cache's spans back
+ * sa_drain_all() - give every per-CPU cache's spans back
  *
  * Context: process context, may sleep.
  */
-void spanalloc_debug_drain(void)
+void sa_drain_all(void)
 {
 	struct spanalloc_cache *cache;
 	unsigned int i;
@@ -788,6 +863,16 @@ void spanalloc_debug_drain(void)
 		sa_pool_drain(&cache->pool);
 	mutex_unlock(&sa_pools_mutex);
 	cpus_read_unlock();
+}
+
+/**
+ * spanalloc_debug_drain() - give every per-CPU cache's spans back
+ *
+ * Context: process context, may sleep.
+ */
+void spanalloc_debug_drain(void)
+{
+	sa_drain_all();
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_drain, SPANALLOC_INTERNAL);
 
@@ -870,6 +955,30 @@ void spanalloc_debug_fail_new_span(int nth)
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_fail_new_span, SPANALLOC_INTERNAL);
 
 /**
+ * spanalloc_debug_capture() - count reports of all contexts instead of printing
+ * @counter: where to count them, or NULL to print them again
+ *
+ * A test thread's own reports go to its "spanalloc_errors" resource; this
+ * catches those it provokes through kworkers and interrupts.
+ */
+void spanalloc_debug_capture(atomic_t *counter)
+{
+	WRITE_ONCE(sa_capture, counter);
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_capture, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_fail_refill() - the fault_attr of the refill path
+ *
+ * Return: the attribute tests set (probability, interval, times).
+ */
+struct fault_attr *spanalloc_debug_fail_refill(void)
+{
+	return &sa_fail_refill;
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_fail_refill, SPANALLOC_INTERNAL);
+
+/**
  * spanalloc_debug_counts() - objects allocated and freed, summed over CPUs
  * @allocs: total allocations (small and large)
  * @frees: total frees (small and large)
@@ -895,14 +1004,35 @@ void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
 			a += c->stat[SA_ALLOC];
 			f += c->stat[SA_FREE];
 		}
-		a += per_cpu(sa_large_allocs, cpu);
-		f += per_cpu(sa_large_frees, cpu);
+		a += per_cpu(sa_large.allocs, cpu);
+		f += per_cpu(sa_large.frees, cpu);
 	}
 	mutex_unlock(&sa_pools_mutex);
 	*allocs = a;
 	*frees = f;
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_counts, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_cpu_spans() - spans a CPU's caches hold
+ * @cpu: the CPU
+ *
+ * Return: how many pools have a span cached on @cpu (a racy snapshot).
+ */
+unsigned int spanalloc_debug_cpu_spans(int cpu)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i, n = 0;
+
+	mutex_lock(&sa_pools_mutex);
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		n += !!READ_ONCE(per_cpu_ptr(sa_class_pools[i].pcpu, cpu)->span);
+	list_for_each_entry(cache, &sa_caches, list)
+		n += !!READ_ONCE(per_cpu_ptr(cache->pool.pcpu, cpu)->span);
+	mutex_unlock(&sa_pools_mutex);
+	return n;
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_cpu_spans, SPANALLOC_INTERNAL);
 
 /* ---- Module life ---- */
 
@@ -960,6 +1090,12 @@ static int __init spanalloc_init(void)
 	if (ret < 0)
 		goto fail;
 	sa_cpuhp_state = ret;
+	ret = sa_scavenger_init();
+	if (ret) {
+		cpuhp_remove_state_nocalls(sa_cpuhp_state);
+		goto fail;
+	}
+	sa_debugfs_init();
 	pr_info("spanalloc: %u size classes, %lu KiB chunks, %u nodes\n",
 		SA_NUM_CLASSES - 1, (PAGE_SIZE << SA_CHUNK_ORDER) >> 10, num_possible_nodes());
 	return 0;
@@ -974,6 +1110,8 @@ static void __exit spanalloc_exit(void)
 	struct spanalloc_cache *cache, *tmp;
 	int cpu;
 
+	sa_debugfs_exit();
+	sa_scavenger_exit();
 	cpuhp_remove_state_nocalls(sa_cpuhp_state);
 	list_for_each_entry_safe(cache, tmp, &sa_caches, list) {
 		unsigned long live;
@@ -987,10 +1125,11 @@ static void __exit spanalloc_exit(void)
 		if (!live) {
 			list_del(&cache->list);
 			sa_pool_destroy(&cache->pool);
-			kfree(cache->name);
-			kfree(cache);
+			sa_free_cache(cache);
 		}
 	}
+	list_for_each_entry_safe(cache, tmp, &sa_graveyard, list)
+		sa_free_cache(cache);
 	sa_class_pools_exit();
 	sa_heap_exit();
 }

@@ -353,6 +353,7 @@ def generate():
         " */",
         "",
         "#include <linux/build_bug.h>",
+        "#include <linux/export.h>",
         "#include <linux/types.h>",
         "#include <asm/page.h>",
         "",
@@ -385,6 +386,7 @@ def generate():
                c["div_mul"]))
     lines += [
         "};",
+        "EXPORT_SYMBOL_NS_GPL(sa_classes, SPANALLOC_INTERNAL);",
         "",
         "/*",
         " * Class by index (size + 7) / 8, for sizes 0 to 1024.  Entry i serves",
@@ -395,6 +397,7 @@ def generate():
     lines += c_array(t8, 0, SMALL_SIZE_DIV, 16)
     lines += [
         "};",
+        "EXPORT_SYMBOL_NS_GPL(sa_size_to_class8, SPANALLOC_INTERNAL);",
         "",
         "/*",
         " * Class by index (size - 1024 + 127) / 128, for sizes 1025 to 32768.",
@@ -403,7 +406,7 @@ def generate():
         "const u8 sa_size_to_class128[] = {",
     ]
     lines += c_array(t128, SMALL_SIZE_MAX, LARGE_SIZE_DIV, 16)
-    lines += ["};"]
+    lines += ["};", "EXPORT_SYMBOL_NS_GPL(sa_size_to_class128, SPANALLOC_INTERNAL);"]
     text = "\n".join(lines) + "\n"
     for n, line in enumerate(text.split("\n"), 1):
         if len(line.expandtabs(8)) > 100:

@@ -10,6 +10,7 @@
 #include <linux/atomic.h>
 #include <linux/cpu.h>
 #include <linux/delay.h>
+#include <linux/fault-inject.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
@@ -17,6 +18,7 @@
 #include <linux/prandom.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/mm.h>
 #include <linux/timer.h>
 #include <linux/vmalloc.h>
 
@@ -25,15 +27,26 @@
 
 MODULE_IMPORT_NS(SPANALLOC_INTERNAL);
 
-static int sa_test_errors;
+static int sa_test_errors_own;		/* reports of the test thread itself */
+static atomic_t sa_test_errors_other;	/* reports from kworkers and interrupts */
 static struct kunit_resource sa_test_resource;
+
+/* Every report the running test provoked, in any context. */
+#define sa_test_errors	(sa_test_errors_own + atomic_read(&sa_test_errors_other))
 
 static int sa_test_init(struct kunit *test)
 {
-	sa_test_errors = 0;
+	sa_test_errors_own = 0;
+	atomic_set(&sa_test_errors_other, 0);
 	kunit_add_named_resource(test, NULL, NULL, &sa_test_resource,
-				 "spanalloc_errors", &sa_test_errors);
+				 "spanalloc_errors", &sa_test_errors_own);
+	spanalloc_debug_capture(&sa_test_errors_other);
 	return 0;
+}
+
+static void sa_test_exit(struct kunit *test)
+{
+	spanalloc_debug_capture(NULL);
 }
 
 /* Pages of all nodes in use by spans (held but not free). */
@@ -135,7 +148,7 @@ static void class_fill_spans(struct kunit *test)
 {
 	unsigned int c = *(const unsigned int *)test->param_value;
 	const struct sa_class *k = &sa_classes[c];
-	unsigned int n = 2 * k->nelems + 1, i, j;
+	unsigned int n = k->nelems + 1, i, j;
 	unsigned long align = is_power_of_2(k->size) ? min_t(unsigned long, k->size, PAGE_SIZE) : 8;
 	struct spanalloc_ptr_info info;
 	long before;
@@ -162,8 +175,8 @@ static void class_fill_spans(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, spanalloc_usable_size(p[i]), (size_t)k->size);
 		memset(p[i], (u8)i, k->size);
 	}
-	/* Whole spans were filled: at least three spans, all distinct objects. */
-	KUNIT_EXPECT_GE(test, sa_pages_in_use() - before, 3L * k->npages);
+	/* A whole span was filled and a second one begun; all objects distinct. */
+	KUNIT_EXPECT_GE(test, sa_pages_in_use() - before, 2L * k->npages);
 	memcpy(sorted, p, n * sizeof(*p));
 	sort(sorted, n, sizeof(*sorted), sa_cmp_ptr, NULL);
 	for (i = 1; i < n; i++)
@@ -819,9 +832,772 @@ static void api_cross_cache_free_refused(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
 }
 
+/* ---- giving memory back ---- */
+
+static unsigned long sa_pages_held(void)
+{
+	struct spanalloc_heap_stats st;
+
+	sa_total_heap(&st);
+	return st.pages_held + st.huge_pages;
+}
+
+static unsigned long sa_pages_returned(void)
+{
+	struct spanalloc_heap_stats st;
+	unsigned long sum = 0;
+	int node;
+
+	for_each_node(node) {
+		spanalloc_debug_heap(node, &st);
+		sum += st.pages_returned;
+	}
+	return sum;
+}
+
+/* Allocate then free a mixed population of about @bytes; pages held at its peak. */
+static unsigned long sa_population(struct kunit *test, unsigned long bytes)
+{
+	unsigned int n = 0, max = bytes / 64, i;
+	unsigned long got = 0, peak;
+	void **p = kvcalloc(max, sizeof(void *), GFP_KERNEL);
+
+	if (!p)
+		return 0;
+	while (got < bytes && n < max) {
+		size_t size = 8 + get_random_u32_below(4096);
+
+		p[n] = spanalloc_alloc(size, GFP_KERNEL);
+		if (!p[n])
+			break;
+		got += size;
+		n++;
+	}
+	KUNIT_EXPECT_GE(test, got, bytes);
+	peak = sa_pages_held();
+	sa_shuffle(p, n);
+	for (i = 0; i < n; i++)
+		spanalloc_free(p[i]);
+	kvfree(p);
+	return peak;
+}
+
+/* Wait until pages held are at most @limit; the time it took, or -1. */
+static long sa_wait_held(unsigned long limit, unsigned int max_ms)
+{
+	unsigned long start = jiffies;
+
+	while (sa_pages_held() > limit) {
+		if (time_after(jiffies, start + msecs_to_jiffies(max_ms)))
+			return -1;
+		msleep(20);
+	}
+	return jiffies_to_msecs(jiffies - start);
+}
+
+#define SA_SCAV_MS	50	/* scavenger period in these tests */
+
+static void scavenger_returns_to_floor(struct kunit *test)
+{
+	unsigned int old[3];
+	unsigned long ret0, floor;
+	long took;
+	int nodes = num_node_state(N_MEMORY);
+
+	spanalloc_debug_scavenger(SA_SCAV_MS, 10, 0, old);
+	ret0 = sa_pages_returned();
+	KUNIT_EXPECT_GE(test, sa_population(test, 8 << 20), 2048UL);
+	spanalloc_debug_drain();
+	/* Floor 0, nothing in use: everything goes back within 20 periods. */
+	took = sa_wait_held(0, 20 * SA_SCAV_MS + 2000);
+	KUNIT_EXPECT_GE(test, took, 0L);
+	KUNIT_EXPECT_GE(test, sa_pages_returned() - ret0, 2048UL);
+
+	/* Floor of 2 chunks per node: that much stays. */
+	spanalloc_debug_scavenger(SA_SCAV_MS, 10, 2, NULL);
+	sa_population(test, 8 << 20);
+	spanalloc_debug_drain();
+	floor = 2UL * SA_CHUNK_PAGES * nodes;
+	took = sa_wait_held(floor, 20 * SA_SCAV_MS + 2000);
+	KUNIT_EXPECT_GE(test, took, 0L);
+	msleep(4 * SA_SCAV_MS);
+	KUNIT_EXPECT_LE(test, sa_pages_held(), floor);
+	KUNIT_EXPECT_GT(test, sa_pages_held(), 0UL);
+	spanalloc_debug_scavenger(old[0], old[1], old[2], NULL);
+}
+
+struct sa_steady {
+	struct kunit *test;
+	unsigned long returned, held0, held1;
+	int bad;
+};
+
+/* A constant live set with churn, on one CPU (so on one node). */
+static long sa_steady_fn(void *arg)
+{
+	struct sa_steady *st = arg;
+	unsigned int n = 4000, i, round;
+	unsigned long ret0;
+	void **p = kvcalloc(n, sizeof(void *), GFP_KERNEL);
+	u32 *sizes = kvcalloc(n, sizeof(u32), GFP_KERNEL);
+
+	if (!p || !sizes)
+		goto out;
+	for (i = 0; i < n; i++) {
+		sizes[i] = 8 + get_random_u32_below(2048);
+		p[i] = spanalloc_alloc(sizes[i], GFP_KERNEL);
+		st->bad += !p[i];
+	}
+	/* Let the scavenger settle, then count what it does in a window. */
+	msleep(6 * SA_SCAV_MS);
+	ret0 = sa_pages_returned();
+	st->held0 = sa_pages_held();
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < n / 4; i++) {
+			unsigned int k = get_random_u32_below(n);
+
+			spanalloc_free(p[k]);
+			p[k] = spanalloc_alloc(sizes[k], GFP_KERNEL);
+			st->bad += !p[k];
+		}
+		msleep(SA_SCAV_MS);
+	}
+	st->returned = sa_pages_returned() - ret0;
+	st->held1 = sa_pages_held();
+	for (i = 0; i < n; i++)
+		spanalloc_free(p[i]);
+out:
+	kvfree(p);
+	kvfree(sizes);
+	return 0;
+}
+
+static void scavenger_steady_no_thrash(struct kunit *test)
+{
+	struct sa_steady st = { .test = test };
+	unsigned int old[3];
+
+	spanalloc_debug_scavenger(SA_SCAV_MS, 10, 2, old);
+	work_on_cpu(cpumask_first(cpu_online_mask), sa_steady_fn, &st);
+	spanalloc_debug_scavenger(old[0], old[1], old[2], NULL);
+	KUNIT_EXPECT_EQ(test, st.bad, 0);
+	KUNIT_EXPECT_GT(test, st.held0, 0UL);
+	/* Nothing given back only to be taken again, and no growth. */
+	KUNIT_EXPECT_EQ(test, st.returned, 0UL);
+	KUNIT_EXPECT_LE(test, st.held1, st.held0 + SA_CHUNK_PAGES);
+}
+
+static long sa_alloc_on_cpu(void *arg)
+{
+	void **p = arg;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++) {
+		p[i] = spanalloc_alloc(32 + 64 * (i % 16), GFP_KERNEL);
+		if (!p[i])
+			return -ENOMEM;
+		memset(p[i], 0x3c, 32);
+	}
+	return 0;
+}
+
+static void hotplug_offline_flushes_cache(struct kunit *test)
+{
+	void **p = kunit_kcalloc(test, 64, sizeof(void *), GFP_KERNEL);
+	unsigned long a0, f0, a1, f1;
+	unsigned int i;
+	int cpu;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	cpu = cpumask_last(cpu_online_mask);
+	spanalloc_debug_counts(&a0, &f0);
+	KUNIT_ASSERT_EQ(test, work_on_cpu(cpu, sa_alloc_on_cpu, p), 0L);
+	KUNIT_EXPECT_GT(test, spanalloc_debug_cpu_spans(cpu), 0U);
+	KUNIT_ASSERT_EQ(test, remove_cpu(cpu), 0);
+	/* The dead CPU's spans went back to the central lists. */
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_cpu_spans(cpu), 0U);
+	for (i = 0; i < 64; i++) {
+		KUNIT_EXPECT_EQ(test, ((u8 *)p[i])[31], 0x3c);
+		spanalloc_free(p[i]);
+	}
+	KUNIT_ASSERT_EQ(test, add_cpu(cpu), 0);
+	/* It comes back with an empty cache. */
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_cpu_spans(cpu), 0U);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, a1 - a0, f1 - f0);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+static void hotplug_during_workload(struct kunit *test)
+{
+	struct sa_thread_ctx ctx[SA_THREADS];
+	unsigned long a0, f0, a1, f1;
+	long before;
+	int i, cpu, toggles = 0;
+	bool done = false;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	cpu = cpumask_last(cpu_online_mask);
+	spanalloc_debug_drain();
+	before = sa_pages_in_use();
+	spanalloc_debug_counts(&a0, &f0);
+	for (i = 0; i < SA_THREADS; i++) {
+		struct task_struct *t;
+
+		init_completion(&ctx[i].done);
+		atomic_set(&ctx[i].bad, 0);
+		ctx[i].seed = 2000 + i;
+		t = kthread_run(sa_thread_fn, &ctx[i], "sa_hp/%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	while (!done) {
+		/* A few toggles suffice; many provoke 6.12's deadline-server warning. */
+		if (toggles < 5 && !remove_cpu(cpu)) {
+			msleep(20);
+			KUNIT_EXPECT_EQ(test, add_cpu(cpu), 0);
+			toggles++;
+		}
+		msleep(200);
+		done = true;
+		for (i = 0; i < SA_THREADS; i++)
+			done &= completion_done(&ctx[i].done);
+	}
+	for (i = 0; i < SA_THREADS; i++) {
+		wait_for_completion(&ctx[i].done);
+		KUNIT_EXPECT_EQ(test, atomic_read(&ctx[i].bad), 0);
+	}
+	KUNIT_EXPECT_GT(test, toggles, 0);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, a1 - a0, f1 - f0);
+	spanalloc_debug_drain();
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+static struct kunit_case spanalloc_reclaim_cases[] = {
+	KUNIT_CASE_SLOW(scavenger_returns_to_floor),
+	KUNIT_CASE_SLOW(scavenger_steady_no_thrash),
+	KUNIT_CASE(hotplug_offline_flushes_cache),
+	KUNIT_CASE_SLOW(hotplug_during_workload),
+	{}
+};
+
+static struct kunit_suite spanalloc_reclaim_suite = {
+	.name = "spanalloc_reclaim",
+	.init = sa_test_init,
+	.exit = sa_test_exit,
+	.test_cases = spanalloc_reclaim_cases,
+};
+
+/* ---- bad input: each is reported once and refused ---- */
+
+static long sa_alloc64_on_cpu(void *arg)
+{
+	*(void **)arg = spanalloc_alloc(64, GFP_KERNEL);
+	return 0;
+}
+
+static long sa_free_twice_on_cpu(void *arg)
+{
+	spanalloc_free(arg);
+	spanalloc_free(arg);
+	return 0;
+}
+
+static void bad_double_free_local(struct kunit *test)
+{
+	void *a = spanalloc_alloc(64, GFP_KERNEL), *b, *c;
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	spanalloc_free(a);
+	spanalloc_free(a);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	/* Freed once: it is handed out once. */
+	b = spanalloc_alloc(64, GFP_KERNEL);
+	c = spanalloc_alloc(64, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_NE(test, b, c);
+	spanalloc_free(b);
+	spanalloc_free(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void bad_double_free_remote(struct kunit *test)
+{
+	void *a = NULL;
+	int c0, c1;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	cpus_read_lock();
+	c0 = cpumask_first(cpu_online_mask);
+	c1 = cpumask_next(c0, cpu_online_mask);
+	work_on_cpu(c0, sa_alloc64_on_cpu, &a);
+	KUNIT_EXPECT_NOT_NULL(test, a);
+	/* c0's cache owns the span: both frees take the remote path. */
+	if (a)
+		work_on_cpu(c1, sa_free_twice_on_cpu, a);
+	cpus_read_unlock();
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void bad_double_free_in_bulk(struct kunit *test)
+{
+	void *p[8], *lost;
+
+	KUNIT_ASSERT_EQ(test, spanalloc_alloc_bulk(96, GFP_KERNEL, 8, p), 8);
+	lost = p[3];
+	p[3] = p[2];
+	spanalloc_free_bulk(8, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	spanalloc_free(lost);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void bad_free_foreign_pointers(struct kunit *test)
+{
+	void *large = spanalloc_alloc(40 << 10, GFP_KERNEL);
+	void *small = spanalloc_alloc(2048, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, large);
+	KUNIT_ASSERT_NOT_NULL(test, small);
+	spanalloc_free((void *)0x100);			/* the NULL page */
+	spanalloc_free((void *)0x4bad1dea5eed0000UL);	/* a random address */
+	spanalloc_free((char *)large + PAGE_SIZE);	/* inside a large object */
+	spanalloc_free((char *)small + 1);		/* inside a small object */
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 4);
+	spanalloc_free(large);
+	spanalloc_free(large);				/* now a free span */
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	spanalloc_free(small);
+	KUNIT_EXPECT_EQ(test, spanalloc_usable_size((char *)small + 8), (size_t)0);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 6);
+}
+
+static void bad_use_destroyed_cache(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dead", 48, 0, 0, NULL);
+	void *p[2];
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_alloc(c, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, spanalloc_cache_alloc_bulk(c, GFP_KERNEL, 2, p), 0);
+	spanalloc_cache_free(c, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+}
+
+static void bad_bulk_counts(struct kunit *test)
+{
+	void *p[4];
+
+	KUNIT_EXPECT_EQ(test, spanalloc_alloc_bulk(64, GFP_KERNEL, 0, p), 0);
+	KUNIT_EXPECT_EQ(test, spanalloc_alloc_bulk(64, GFP_KERNEL, SIZE_MAX, p), 0);
+	KUNIT_EXPECT_EQ(test, spanalloc_alloc_bulk(64, GFP_KERNEL, 4, NULL), 0);
+	spanalloc_free_bulk(0, p);
+	spanalloc_free_bulk(SIZE_MAX, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	/* Sizes whose arithmetic would overflow are refused like any too large. */
+	KUNIT_EXPECT_NULL(test, spanalloc_alloc(SIZE_MAX - 7, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, spanalloc_realloc(NULL, SIZE_MAX, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
+}
+
+static void bad_gfp_sleeping_in_atomic(struct kunit *test)
+{
+	void *p;
+
+	preempt_disable();
+	p = spanalloc_alloc(64, GFP_KERNEL);
+	preempt_enable();
+	KUNIT_EXPECT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	local_irq_disable();
+	p = spanalloc_alloc(100 << 10, GFP_KERNEL);
+	local_irq_enable();
+	KUNIT_EXPECT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	/* The same in atomic context with GFP_ATOMIC is fine. */
+	preempt_disable();
+	p = spanalloc_alloc(64, GFP_ATOMIC);
+	preempt_enable();
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	spanalloc_free(p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+}
+
+static void bad_gfp_zero_with_ctor(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_zctor", 24, 0, 0,
+							   sa_test_ctor);
+	u8 *p;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	p = spanalloc_cache_alloc(c, GFP_KERNEL | __GFP_ZERO);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	/* The constructed state is kept, as SLUB does. */
+	KUNIT_EXPECT_EQ(test, p[0], 0xc7);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	spanalloc_cache_free(c, p);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void bad_gfp_zone_flags(struct kunit *test)
+{
+	void *p = spanalloc_alloc(64, GFP_KERNEL | __GFP_DMA32);
+	void *q = spanalloc_alloc(64, GFP_KERNEL | __GFP_HIGHMEM);
+
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	KUNIT_EXPECT_NOT_NULL(test, q);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	spanalloc_free(p);
+	spanalloc_free(q);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+}
+
+static void bad_cache_create_args(struct kunit *test)
+{
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create(NULL, 64, 0, 0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("", 64, 0, 0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 0, 0, 0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", SPANALLOC_MAX_SMALL + 1,
+						       0, 0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 3, 0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 2 * PAGE_SIZE,
+						       0, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 0, 0x80, NULL));
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
+}
+
+/* ---- faults on the refill path ---- */
+
+static void fault_refill_ten_percent(struct kunit *test)
+{
+	struct fault_attr *attr = spanalloc_debug_fail_refill();
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_fault", 4096, 0, 0, NULL);
+	unsigned int i, n = 400, got = 0, failed = 0, bulk_ok = 0, bulk_failed = 0;
+	unsigned long a0, f0, a1, f1;
+	void **p = kunit_kcalloc(test, n + 16 * 20, sizeof(void *), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	spanalloc_debug_counts(&a0, &f0);
+	attr->probability = 10;
+	attr->interval = 1;
+	atomic_set(&attr->times, -1);
+	attr->verbose = 0;
+	for (i = 0; i < n; i++) {
+		/* 4 KiB objects: one per span, so every allocation refills. */
+		p[got] = spanalloc_cache_alloc(c, GFP_KERNEL | __GFP_NOWARN);
+		if (p[got])
+			got++;
+		else
+			failed++;
+	}
+	for (i = 0; i < 20; i++) {
+		if (spanalloc_cache_alloc_bulk(c, GFP_KERNEL | __GFP_NOWARN, 16, p + got) == 16) {
+			got += 16;
+			bulk_ok++;
+		} else {
+			bulk_failed++;
+		}
+	}
+	attr->probability = 0;
+	spanalloc_debug_counts(&a1, &f1);
+	/* What failed holds nothing: in use is exactly what was kept. */
+	KUNIT_EXPECT_EQ(test, (a1 - f1) - (a0 - f0), (unsigned long)got);
+	KUNIT_EXPECT_GT(test, failed, 0U);
+	KUNIT_EXPECT_GT(test, got, n / 2);
+	KUNIT_EXPECT_GT(test, bulk_failed, 0U);
+	for (i = 0; i < got; i++) {
+		memset(p[i], 0x11, 4096);
+		spanalloc_cache_free(c, p[i]);
+	}
+	spanalloc_cache_destroy(c);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, a1 - f1, a0 - f0);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	kunit_info(test, "%u of %u single allocations failed, %u of 20 bulk", failed, n,
+		   bulk_failed);
+}
+
+static void fault_refill_sweep(struct kunit *test)
+{
+	unsigned long a0, f0, a1, f1;
+	unsigned int nth;
+	void *p[8];
+
+	for (nth = 1; nth <= 10; nth++) {
+		struct spanalloc_cache *c = spanalloc_cache_create("sa_test_sweep", 4096, 0, 0,
+								   NULL);
+		int ret;
+
+		KUNIT_ASSERT_NOT_NULL(test, c);
+		spanalloc_debug_counts(&a0, &f0);
+		spanalloc_debug_fail_new_span(nth);
+		ret = spanalloc_cache_alloc_bulk(c, GFP_KERNEL | __GFP_NOWARN, 8, p);
+		spanalloc_debug_fail_new_span(0);
+		KUNIT_EXPECT_EQ_MSG(test, ret, nth <= 8 ? 0 : 8, "refill %u failed", nth);
+		if (ret)
+			spanalloc_cache_free_bulk(c, 8, p);
+		spanalloc_debug_counts(&a1, &f1);
+		KUNIT_EXPECT_EQ(test, a1 - f1, a0 - f0);
+		spanalloc_cache_destroy(c);
+	}
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+static struct kunit_case spanalloc_robust_cases[] = {
+	KUNIT_CASE(bad_double_free_local),
+	KUNIT_CASE(bad_double_free_remote),
+	KUNIT_CASE(bad_double_free_in_bulk),
+	KUNIT_CASE(bad_free_foreign_pointers),
+	KUNIT_CASE(bad_use_destroyed_cache),
+	KUNIT_CASE(bad_bulk_counts),
+	KUNIT_CASE(bad_gfp_sleeping_in_atomic),
+	KUNIT_CASE(bad_gfp_zero_with_ctor),
+	KUNIT_CASE(bad_gfp_zone_flags),
+	KUNIT_CASE(bad_cache_create_args),
+	KUNIT_CASE(fault_refill_ten_percent),
+	KUNIT_CASE(fault_refill_sweep),
+	{}
+};
+
+static struct kunit_suite spanalloc_robust_suite = {
+	.name = "spanalloc_robust",
+	.init = sa_test_init,
+	.exit = sa_test_exit,
+	.test_cases = spanalloc_robust_cases,
+};
+
+/* ---- stress: threads, cross-CPU frees, interrupts, hotplug ---- */
+
+static unsigned long stress_ops = 250000;
+module_param(stress_ops, ulong, 0444);
+MODULE_PARM_DESC(stress_ops, "Operations of the stress test, all threads together");
+
+#define SA_STRESS_LIVE	512	/* objects a thread holds at most */
+#define SA_MAILBOX	64	/* objects handed to the next thread */
+
+struct sa_stress;
+
+struct sa_stress_thread {
+	struct sa_stress *st;
+	struct completion done;
+	spinlock_t lock;		/* protects mailbox and nr_mail */
+	void *mailbox[SA_MAILBOX];	/* objects to free, from another thread */
+	unsigned int nr_mail;
+	unsigned long ops, handed, frees, cross_cpu;
+	int id;
+	int cpu;			/* where it ran last; racy hint */
+};
+
+struct sa_stress {
+	struct spanalloc_cache *cache;
+	struct sa_stress_thread *t;
+	int nr;
+	unsigned long ops_each;
+	atomic_t bad;
+};
+
+/* An object holds its size, the pattern's check word and the CPU it came from. */
+static void *sa_stress_alloc(struct sa_stress *st, struct rnd_state *rnd)
+{
+	u32 r = prandom_u32_state(rnd);
+	u32 size = r & 1 ? 192 : 16 + (r >> 8) % ((r & 6) ? 1024 : 32768);
+	u32 *p = size == 192 ? spanalloc_cache_alloc(st->cache, GFP_KERNEL)
+			     : spanalloc_alloc(size, GFP_KERNEL);
+
+	if (!p)
+		return NULL;
+	p[0] = size;
+	p[1] = ~size;
+	p[2] = raw_smp_processor_id();
+	((u8 *)p)[size - 1] = (u8)size;
+	return p;
+}
+
+static void sa_stress_free(struct sa_stress *st, u32 *p, unsigned long *cross_cpu)
+{
+	if (p[1] != ~p[0] || ((u8 *)p)[p[0] - 1] != (u8)p[0])
+		atomic_inc(&st->bad);
+	if (cross_cpu && p[2] != raw_smp_processor_id())
+		(*cross_cpu)++;
+	if (p[0] == 192)
+		spanalloc_cache_free(st->cache, p);
+	else
+		spanalloc_free(p);
+}
+
+static int sa_stress_fn(void *arg)
+{
+	struct sa_stress_thread *me = arg;
+	struct sa_stress *st = me->st;
+	struct sa_stress_thread *next;
+	void **live = kcalloc(SA_STRESS_LIVE, sizeof(void *), GFP_KERNEL);
+	void *mail[SA_MAILBOX];
+	struct rnd_state rnd;
+	unsigned int i, n;
+
+	prandom_seed_state(&rnd, 77 + me->id);
+	while (live && me->ops < st->ops_each) {
+		unsigned int slot = prandom_u32_state(&rnd) % SA_STRESS_LIVE;
+
+		if (!live[slot]) {
+			live[slot] = sa_stress_alloc(st, &rnd);
+			if (!live[slot])
+				atomic_inc(&st->bad);
+		} else if (!(prandom_u32_state(&rnd) % 4)) {
+			sa_stress_free(st, live[slot], &me->cross_cpu);
+			live[slot] = NULL;
+			me->frees++;
+		} else {
+			/* Hand it to a thread running on another CPU, if one is. */
+			int cpu = raw_smp_processor_id(), j;
+
+			WRITE_ONCE(me->cpu, cpu);
+			next = &st->t[(me->id + 1) % st->nr];
+			for (j = 1; j < st->nr; j++) {
+				struct sa_stress_thread *t = &st->t[(me->id + j) % st->nr];
+
+				if (READ_ONCE(t->cpu) != cpu) {
+					next = t;
+					break;
+				}
+			}
+			spin_lock(&next->lock);
+			if (next->nr_mail < SA_MAILBOX) {
+				next->mailbox[next->nr_mail++] = live[slot];
+				live[slot] = NULL;
+				me->handed++;
+			}
+			spin_unlock(&next->lock);
+		}
+		me->ops++;
+		if (!(me->ops % 64)) {
+			spin_lock(&me->lock);
+			n = me->nr_mail;
+			memcpy(mail, me->mailbox, n * sizeof(void *));
+			me->nr_mail = 0;
+			spin_unlock(&me->lock);
+			for (i = 0; i < n; i++)
+				sa_stress_free(st, mail[i], &me->cross_cpu);
+			me->frees += n;
+			cond_resched();
+		}
+	}
+	for (i = 0; live && i < SA_STRESS_LIVE; i++)
+		if (live[i])
+			sa_stress_free(st, live[i], NULL);
+	if (!live)
+		atomic_inc(&st->bad);
+	kfree(live);
+	complete(&me->done);
+	return 0;
+}
+
+static void stress_threads_irqs_hotplug(struct kunit *test)
+{
+	struct sa_irq_ctx *irq = kunit_kzalloc(test, sizeof(*irq), GFP_KERNEL);
+	struct sa_stress st = {};
+	unsigned long a0, f0, a1, f1, ops = 0, cross = 0, frees = 0, handed = 0;
+	int i, hp_cpu = -1, toggles = 0, rounds = 0;
+	long before;
+	bool done;
+
+	KUNIT_ASSERT_NOT_NULL(test, irq);
+	st.nr = 2 * num_online_cpus();
+	st.ops_each = stress_ops / st.nr;
+	st.t = kunit_kcalloc(test, st.nr, sizeof(*st.t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, st.t);
+	st.cache = spanalloc_cache_create("sa_test_stress", 192, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, st.cache);
+	if (num_online_cpus() > 1)
+		hp_cpu = cpumask_last(cpu_online_mask);
+	spanalloc_debug_drain();
+	before = sa_pages_in_use();
+	spanalloc_debug_counts(&a0, &f0);
+
+	/* Interrupt context allocates and frees all along. */
+	hrtimer_init(&irq->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	irq->hrt.function = sa_hrtimer_fn;
+	timer_setup(&irq->tl, sa_timer_fn, 0);
+	hrtimer_start(&irq->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+	mod_timer(&irq->tl, jiffies + 1);
+
+	for (i = 0; i < st.nr; i++) {
+		st.t[i].st = &st;
+		st.t[i].id = i;
+		spin_lock_init(&st.t[i].lock);
+		init_completion(&st.t[i].done);
+	}
+	for (i = 0; i < st.nr; i++) {
+		struct task_struct *t;
+
+		t = kthread_run(sa_stress_fn, &st.t[i], "sa_stress/%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	}
+	do {
+		/* A CPU goes away and comes back while they run, now and then. */
+		if (hp_cpu >= 0 && !(rounds++ % 20) && toggles < 5 && !remove_cpu(hp_cpu)) {
+			msleep(30);
+			KUNIT_EXPECT_EQ(test, add_cpu(hp_cpu), 0);
+			toggles++;
+		}
+		msleep(50);
+		done = true;
+		for (i = 0; i < st.nr; i++)
+			done &= completion_done(&st.t[i].done);
+	} while (!done);
+	hrtimer_cancel(&irq->hrt);
+	timer_shutdown_sync(&irq->tl);
+
+	for (i = 0; i < st.nr; i++) {
+		ops += st.t[i].ops;
+		cross += st.t[i].cross_cpu;
+		frees += st.t[i].frees;
+		handed += st.t[i].handed;
+		/* Leftover mail: objects still handed over, freed here. */
+		while (st.t[i].nr_mail)
+			sa_stress_free(&st, st.t[i].mailbox[--st.t[i].nr_mail], NULL);
+	}
+	KUNIT_EXPECT_EQ(test, atomic_read(&st.bad), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&irq->bad), 0);
+	KUNIT_EXPECT_GE(test, ops, stress_ops - st.nr);
+	/* At least 30% of the frees happened on another CPU than the allocation. */
+	if (hp_cpu >= 0)
+		KUNIT_EXPECT_GE(test, cross * 10, frees * 3);
+	if (hp_cpu >= 0)
+		KUNIT_EXPECT_GT(test, toggles, 0);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, a1 - a0, f1 - f0);
+	spanalloc_cache_destroy(st.cache);
+	spanalloc_debug_drain();
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	kunit_info(test, "%d threads, %lu ops, %lu frees, %lu handed over, %lu on another CPU, %d hotplug toggles",
+		   st.nr, ops, frees, handed, cross, toggles);
+}
+
+static struct kunit_case spanalloc_stress_cases[] = {
+	KUNIT_CASE_SLOW(stress_threads_irqs_hotplug),
+	{}
+};
+
+static struct kunit_suite spanalloc_stress_suite = {
+	.name = "spanalloc_stress",
+	.init = sa_test_init,
+	.exit = sa_test_exit,
+	.test_cases = spanalloc_stress_cases,
+};
+
 static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(sizeclass_table_invariants),
-	KUNIT_CASE_PARAM(class_fill_spans, sa_class_gen_params),
+	KUNIT_CASE_PARAM_ATTR(class_fill_spans, sa_class_gen_params, {.speed = KUNIT_SPEED_SLOW}),
 	KUNIT_CASE(heap_split_and_coalesce),
 	KUNIT_CASE(heap_chunk_fallback),
 	KUNIT_CASE(heap_lookup_foreign),
@@ -855,9 +1631,12 @@ static struct kunit_suite spanalloc_core_suite = {
 	.name = "spanalloc_core",
 	.suite_init = spanalloc_core_suite_init,
 	.init = sa_test_init,
+	.exit = sa_test_exit,
 	.test_cases = spanalloc_core_cases,
 };
-kunit_test_suite(spanalloc_core_suite);
+
+kunit_test_suites(&spanalloc_core_suite, &spanalloc_reclaim_suite, &spanalloc_robust_suite,
+		  &spanalloc_stress_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for the spanalloc allocator core");
