@@ -11,6 +11,7 @@
 #include <linux/kasan.h>
 #include <linux/kmemleak.h>
 #include <linux/preempt.h>
+#include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/mm.h>
@@ -64,6 +65,7 @@ struct sa_span {
 	u16 alloc_count;		/* allocated objects, remote frees not folded */
 	u16 dirty_end;			/* objects at index >= this are still zero */
 	bool cached;			/* held by a per-CPU cache; central lock */
+	bool quarantined;		/* debug found corruption: never reused */
 	bool needzero;			/* free span: pages may be dirty; heap lock */
 	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */
 	unsigned long alloc_bits[SA_BITMAP_LONGS]; /* set: object allocated */
@@ -89,6 +91,7 @@ struct sa_central {
 	unsigned long nr_partial;	/* spans on @partial */
 	unsigned long nr_full;		/* spans on @full */
 	unsigned long nr_cached;	/* spans held by per-CPU caches */
+	struct list_head quarantine;	/* debug: corrupted spans, never reused */
 };
 
 /* Per-CPU event counters of a pool, summed when read. */
@@ -121,6 +124,8 @@ struct sa_pool {
 	void (*ctor)(void *obj);	/* constructor, run when a span is carved */
 	struct spanalloc_cache *cache;	/* named cache, or NULL for a size class */
 	unsigned int class_idx;		/* index into sa_classes */
+	unsigned int usable;		/* bytes a caller may use (debug: less) */
+	bool debug;			/* poison, red zone, checks (debug.c) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };
 
@@ -252,7 +257,7 @@ struct fault_attr *spanalloc_debug_fail_refill(void);
 
 /* span.c: spans and central lists */
 int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
-		 void (*ctor)(void *), struct spanalloc_cache *cache);
+		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug);
 void sa_pool_destroy(struct sa_pool *pool);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
@@ -272,8 +277,20 @@ void sa_scavenge_all(void);
 void sa_scavenger_show(struct seq_file *m);
 void sa_drain_all(void);
 
+/* debug.c: debug mode, in the spirit of slab_debug=FZP */
+#define SA_DBG_META	24	/* red zone, alloc and free call sites */
+DECLARE_STATIC_KEY_FALSE(sa_debug_active);
+extern bool sa_debug_all;
+void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
+bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);
+void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller);
+void sa_quarantine(struct sa_pool *pool, struct sa_span *s);
+void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj,
+		      unsigned long caller);
+
 /* spanmod.c: reports, and hooks for the KUnit suites (SPANALLOC_INTERNAL) */
 void sa_report(const char *problem, const void *p, unsigned long caller);
+bool sa_counted_report(void);
 unsigned long spanalloc_errors(void);
 void spanalloc_debug_drain(void);
 void spanalloc_debug_release(void);

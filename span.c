@@ -166,6 +166,9 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 			pool->ctor((void *)(s->base + (unsigned long)i * s->elemsize));
 		s->dirty_end = s->nelems;
 	}
+	s->quarantined = false;
+	if (static_branch_unlikely(&sa_debug_active) && pool->debug)
+		sa_debug_init_span(pool, s);
 	/* Until an object is handed out, touching it is a KASAN report. */
 	sa_kasan_free((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	s->cached = false;
@@ -230,6 +233,10 @@ struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp)
 static bool sa_central_place(struct sa_central *c, struct sa_span *s)
 {
 	lockdep_assert_held(&c->lock);
+	if (unlikely(s->quarantined)) {
+		list_add(&s->list, &c->quarantine);
+		return false;
+	}
 	if (!s->alloc_count)
 		return true;
 	if (s->alloc_count >= s->nelems) {
@@ -291,10 +298,12 @@ void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 			goto double_free;
 		s->alloc_count--;
 		list_del(&s->list);
-		if (was_full)
-			c->nr_full--;
-		else
-			c->nr_partial--;
+		if (!s->quarantined) {
+			if (was_full)
+				c->nr_full--;
+			else
+				c->nr_partial--;
+		}
 		empty = sa_central_place(c, s);
 	}
 	raw_spin_unlock_irqrestore(&c->lock, flags);
@@ -338,17 +347,22 @@ unsigned long sa_pool_live_objects(struct sa_pool *pool)
  * @class_idx: size class, 1 to SA_NUM_CLASSES - 1
  * @ctor: constructor of a named cache, or NULL
  * @cache: the named cache, or NULL
+ * @debug: debug mode: poison, red zones and checks
  *
  * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
 int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
-		 void (*ctor)(void *), struct spanalloc_cache *cache)
+		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug)
 {
 	int node;
 
 	pool->cls = &sa_classes[class_idx];
 	pool->class_idx = class_idx;
+	pool->debug = debug;
+	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);
+	if (debug)
+		static_branch_enable(&sa_debug_active);
 	pool->ctor = ctor;
 	pool->cache = cache;
 	pool->pcpu = alloc_percpu(struct sa_pcpu);
@@ -363,6 +377,7 @@ int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
 		raw_spin_lock_init(&c->lock);
 		INIT_LIST_HEAD(&c->partial);
 		INIT_LIST_HEAD(&c->full);
+		INIT_LIST_HEAD(&c->quarantine);
 		pool->central[node] = c;
 	}
 	return 0;
@@ -380,11 +395,22 @@ fail:
  */
 void sa_pool_destroy(struct sa_pool *pool)
 {
+	struct sa_span *s, *n;
 	int node;
 
 	if (pool->central) {
-		for_each_node(node)
-			kfree(pool->central[node]);
+		for_each_node(node) {
+			struct sa_central *c = pool->central[node];
+
+			if (!c)
+				continue;
+			/* Quarantined spans hold nothing anyone can still use. */
+			list_for_each_entry_safe(s, n, &c->quarantine, list) {
+				list_del(&s->list);
+				sa_heap_free_span(s);
+			}
+			kfree(c);
+		}
 		kfree(pool->central);
 		pool->central = NULL;
 	}

@@ -40,7 +40,12 @@ DEFINE_PER_CPU(struct sa_large_stats, sa_large);
 /* A KUnit suite counting reports made in other contexts (kworkers, irqs). */
 static atomic_t *sa_capture;
 
-static bool sa_add_kunit_error(void)
+/**
+ * sa_counted_report() - count a report in the running KUnit test, if any
+ *
+ * Return: true if a test counted it, so it must not be printed.
+ */
+bool sa_counted_report(void)
 {
 	struct kunit_resource *res;
 	struct kunit *test = kunit_get_current_test();
@@ -72,7 +77,7 @@ static bool sa_add_kunit_error(void)
 void sa_report(const char *problem, const void *p, unsigned long caller)
 {
 	atomic_long_inc(&sa_errors);
-	if (sa_add_kunit_error())
+	if (sa_counted_report())
 		return;
 	pr_err_ratelimited("spanalloc: %s: pointer %p, caller %pS\n", problem, p,
 			   (void *)caller);
@@ -135,9 +140,12 @@ static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int 
 					   size_t req, unsigned long caller)
 {
 	struct sa_pcpu *c;
-	void *obj = NULL;
-	bool fresh = false;
+	void *obj;
+	bool fresh;
 
+again:
+	obj = NULL;
+	fresh = false;
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy)) {
 		struct sa_span *s = c->span;
@@ -155,13 +163,21 @@ static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int 
 		if (unlikely(!obj))
 			return NULL;
 	}
-	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
 	sa_kasan_unpoison(obj, pool->cls->size);
+	if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
+		/* A corrupted object is reported, never handed out: take another. */
+		if (unlikely(!sa_debug_alloc(pool, obj, caller))) {
+			sa_kasan_free(obj, pool->cls->size);
+			goto again;
+		}
+		fresh = false;
+	}
+	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
 	if (sa_want_zero(pool, gfp) && !fresh)
-		memset(obj, 0, pool->cls->size);
+		memset(obj, 0, pool->usable);
 	sa_kasan_tail(obj, req, pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
-	trace_alloc(caller, obj, req, pool->cls->size, gfp, node);
+	trace_alloc(caller, obj, req, pool->usable, gfp, node);
 	return obj;
 }
 
@@ -176,8 +192,13 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	}
 	sa_kmemleak_free(s, idx, obj);
 	sa_kasan_unpoison(obj, pool->cls->size);
-	if (want_init_on_free() && !pool->ctor)
+	if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
+		sa_debug_free(pool, s, obj, caller);
+		if (unlikely(READ_ONCE(s->quarantined)))
+			sa_quarantine(pool, s);
+	} else if (want_init_on_free() && !pool->ctor) {
 		memset(obj, 0, pool->cls->size);
+	}
 	sa_kasan_free(obj, pool->cls->size);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	c = get_cpu_ptr(pool->pcpu);
@@ -306,6 +327,24 @@ static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller)
 	return true;
 }
 
+static void *sa_alloc_large(size_t size, gfp_t flags, int node, unsigned long caller)
+{
+	void *p = sa_large_alloc(size, flags, node);
+
+	if (p)
+		trace_alloc(caller, p, size, PAGE_ALIGN(size), flags, node);
+	return p;
+}
+
+/* debug=1: every class pool keeps SA_DBG_META bytes of each slot. */
+static noinline void *sa_alloc_debug(size_t size, gfp_t flags, int node, unsigned long caller)
+{
+	if (size > SPANALLOC_MAX_SMALL - SA_DBG_META)
+		return sa_alloc_large(size, flags, node, caller);
+	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size + SA_DBG_META)], flags,
+			     node, size, caller);
+}
+
 static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
 {
 	if (unlikely(!size))
@@ -321,13 +360,10 @@ static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsign
 	}
 	if (unlikely(!sa_fix_flags(&flags, caller)))
 		return NULL;
-	if (unlikely(size > SPANALLOC_MAX_SMALL)) {
-		void *p = sa_large_alloc(size, flags, node);
-
-		if (p)
-			trace_alloc(caller, p, size, PAGE_ALIGN(size), flags, node);
-		return p;
-	}
+	if (static_branch_unlikely(&sa_debug_active) && sa_debug_all)
+		return sa_alloc_debug(size, flags, node, caller);
+	if (unlikely(size > SPANALLOC_MAX_SMALL))
+		return sa_alloc_large(size, flags, node, caller);
 	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
 }
 
@@ -431,8 +467,8 @@ size_t spanalloc_usable_size(const void *p)
 		return 0;
 	}
 	/* The caller may now use all of it, as after ksize(). */
-	sa_kasan_unpoison(p, s->elemsize);
-	return s->elemsize;
+	sa_kasan_unpoison(p, s->pool->usable);
+	return s->pool->usable;
 }
 EXPORT_SYMBOL_GPL(spanalloc_usable_size);
 
@@ -600,7 +636,7 @@ static unsigned int sa_cache_align(unsigned int size, unsigned int align, unsign
  * @name: name, unique among spanalloc caches; copied
  * @size: object size, 1 to SPANALLOC_MAX_SMALL
  * @align: alignment, 0 or a power of two up to PAGE_SIZE
- * @flags: SPANALLOC_HWCACHE_ALIGN or 0
+ * @flags: SPANALLOC_HWCACHE_ALIGN, SPANALLOC_DEBUG, or 0
  * @ctor: constructor run once on each object before it is first handed out,
  *	  or NULL
  *
@@ -613,6 +649,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 {
 	struct spanalloc_cache *cache, *other;
 	unsigned int class_idx;
+	bool debug;
 
 	might_sleep();
 	if (!name || !*name) {
@@ -621,12 +658,13 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	}
 	if (!size || size > SPANALLOC_MAX_SMALL ||
 	    (align && (!is_power_of_2(align) || align > PAGE_SIZE)) ||
-	    (flags & ~SPANALLOC_HWCACHE_ALIGN)) {
+	    (flags & ~(SPANALLOC_HWCACHE_ALIGN | SPANALLOC_DEBUG))) {
 		sa_report("cache_create with an absurd size, align or flags", name, _RET_IP_);
 		return NULL;
 	}
+	debug = sa_debug_all || (flags & SPANALLOC_DEBUG);
 	align = sa_cache_align(size, align, flags);
-	class_idx = sa_class_for(ALIGN(size, align), align);
+	class_idx = sa_class_for(ALIGN(size, align) + (debug ? SA_DBG_META : 0), align);
 	if (!class_idx) {
 		sa_report("cache_create with no class for size and align", name, _RET_IP_);
 		return NULL;
@@ -638,7 +676,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	cache->object_size = size;
 	cache->align = align;
 	cache->flags = flags;
-	if (!cache->name || sa_pool_init(&cache->pool, class_idx, ctor, cache))
+	if (!cache->name || sa_pool_init(&cache->pool, class_idx, ctor, cache, debug))
 		goto fail;
 
 	mutex_lock(&sa_pools_mutex);
@@ -726,7 +764,7 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 		cache->destroyed = true;
 		mutex_unlock(&sa_pools_mutex);
 		cpus_read_unlock();
-		if (!sa_add_kunit_error())
+		if (!sa_counted_report())
 			pr_err("spanalloc: cache %s destroyed with %lu live objects; kept\n",
 			       cache->name, live);
 		atomic_long_inc(&sa_errors);
@@ -1081,7 +1119,7 @@ static int __init spanalloc_init(void)
 	if (ret)
 		return ret;
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
-		ret = sa_pool_init(&sa_class_pools[i], i, NULL, NULL);
+		ret = sa_pool_init(&sa_class_pools[i], i, NULL, NULL, sa_debug_all);
 		if (ret)
 			goto fail;
 	}

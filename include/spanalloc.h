@@ -36,6 +36,13 @@ struct spanalloc_cache;
 
 /* Cache flag: align objects to a hardware cache line. */
 #define SPANALLOC_HWCACHE_ALIGN		0x1U
+/*
+ * Cache flag: debug mode, as slab_debug=FZP: free objects are poisoned, a red
+ * zone follows each object, both are checked on every allocation and free,
+ * and a corrupted span is quarantined. The module parameter debug=1 does the
+ * same for every cache and for spanalloc_alloc().
+ */
+#define SPANALLOC_DEBUG			0x2U
 
 /* Largest request served from a size class; larger ones get whole spans. */
 #define SPANALLOC_MAX_SMALL		32768

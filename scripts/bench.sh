@@ -76,9 +76,17 @@ want=(gnuplot-nox "linux-image-$kver-unsigned" "linux-headers-$kver")
 missing=()
 for p in "${want[@]}"; do have_pkg "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
-	hooks=$(ls /etc/kernel/postinst.d 2>/dev/null | grep -vxE 'initramfs-tools|dkms' || true)
+	# Kernel packages run /etc/kernel/postinst.d: initramfs-tools is skipped
+	# with INITRD=No; a bootloader hook would make this kernel the default.
+	hooks=
+	for h in /etc/kernel/postinst.d/*; do
+		case "${h##*/}" in
+		'*' | initramfs-tools | dkms) ;;
+		*) hooks+=" ${h##*/}" ;;
+		esac
+	done
 	if [ -n "$hooks" ] && [ "${BENCH_ALLOW_BOOTLOADER:-0}" != 1 ]; then
-		die "installing a kernel would run /etc/kernel/postinst.d/{$(echo $hooks | tr ' ' ,)}" \
+		die "installing a kernel would run /etc/kernel/postinst.d/:$hooks" \
 		    "(bootloader?): set BENCH_ALLOW_BOOTLOADER=1 to allow it"
 	fi
 	apt_update
@@ -89,7 +97,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 kimage=/boot/vmlinuz-$kver
 kdir=/lib/modules/$kver/build
-[ -f "$kimage" ] && [ -d "$kdir" ] || die "$kver: no $kimage or $kdir"
+if [ ! -f "$kimage" ] || [ ! -d "$kdir" ]; then
+	die "$kver: no $kimage or $kdir"
+fi
 log "kernel $kver"
 
 # 2. The modules, built in a copy of the sources (tracked and new files).
@@ -131,7 +141,7 @@ done
 
 # 4. The VMs, one at a time. The initramfs comes from scripts/vm-lib.sh.
 [ -f "$here/scripts/vm-lib.sh" ] || die "scripts/vm-lib.sh is missing"
-# shellcheck source=vm-lib.sh
+# shellcheck source=scripts/vm-lib.sh
 . "$here/scripts/vm-lib.sh"
 
 follow() {	# DIR QEMU_PID: the module's lines, as they come
@@ -145,6 +155,8 @@ run_mode() {	# MODE
 	stage=$dir/initramfs
 	rm -rf "$dir"
 	mkdir -p "$dir"
+	# vm_stage takes the modules from $here and the arrays of vm-lib.sh.
+	# shellcheck disable=SC2030,SC2034
 	(
 		here=$tree
 		kunit_kos=()
@@ -165,7 +177,7 @@ run_mode() {	# MODE
 	vm_pack "$stage" "$dir/initramfs.cpio.gz"
 	case "$m" in
 	icount) qemu=(-accel tcg -icount shift=0 -smp 1) ;;
-	wall) qemu=(-accel tcg,thread=multi -smp "$wall_cpus") ;;
+	wall) qemu=(-accel "tcg,thread=multi" -smp "$wall_cpus") ;;
 	*) die "unknown mode $m (icount, wall)" ;;
 	esac
 	log "booting $kver: $m (${qemu[*]}), timeout $timeout_s s"
@@ -198,6 +210,7 @@ for m in $modes; do
 done
 
 # 5. The report.
+# shellcheck disable=SC2031 # $here was only changed in vm_stage's subshell
 update=(--markdown "$here/BENCHMARKS.md" --chart "$here/benchmarks.png")
 # A partial run (BENCH_ONLY, BENCH_MODES) never replaces the published table.
 if [ "${BENCH_NO_UPDATE:-0}" = 1 ] || [ -n "${BENCH_ONLY:-}" ] ||
@@ -205,6 +218,7 @@ if [ "${BENCH_NO_UPDATE:-0}" = 1 ] || [ -n "${BENCH_ONLY:-}" ] ||
 	update=(--chart "$out/benchmarks.png")
 fi
 if [ ${#consoles[@]} -gt 0 ]; then
+	# shellcheck disable=SC2031
 	python3 "$here/scripts/bench-report.py" --kernel "$kver" \
 		--qemu "$(qemu-system-x86_64 --version | head -n 1)" --wall-cpus "$wall_cpus" \
 		--runs "${BENCH_RUNS:-60}" --wall-runs "${BENCH_WALL_RUNS:-7}" \

@@ -1619,36 +1619,47 @@ static unsigned int sab_wall_runs(void)
 	return clamp(wall_runs, 1U, (unsigned int)SAB_WALL_MAX);
 }
 
-/* Median of wall_runs producer-consumer runs, ns per object. */
-static s64 sab_xfer_median(enum sab_api api, unsigned int size)
+/* spanalloc's and SLUB's sources of @c; 0, or -ENOMEM with neither made. */
+static int sab_cmp_init(struct sab_alloc *a, const struct sab_cmp *c)
 {
-	s64 v[SAB_WALL_MAX];
-	struct sab_alloc a;
-	unsigned int r, n = sab_wall_runs();
-
-	if (sab_alloc_init(&a, api, size))
-		return SAB_NA;
-	sab_xfer_once(&a, SAB_XFER_OBJS / 8, false);	/* warm up */
-	for (r = 0; r < n; r++)
-		v[r] = sab_xfer_once(&a, SAB_XFER_OBJS, false);
-	sab_alloc_fini(&a);
-	return sab_median(v, n);
+	if (sab_alloc_init(&a[0], c->sa, c->size))
+		return -ENOMEM;
+	if (sab_alloc_init(&a[1], c->sl, c->size)) {
+		sab_alloc_fini(&a[0]);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
+/*
+ * Wall-clock runs alternate between the two allocators, run by run, so that
+ * a busy host slows both alike; each gets the median of its own runs.
+ */
 static void sab_s4(void)
 {
 	static const struct sab_cmp *const cfg[] = { &sab_cmp_cache64, &sab_cmp_size256 };
-	unsigned int c;
+	unsigned int c, r, k, n = sab_wall_runs();
+	s64 v[2][SAB_WALL_MAX];
+	struct sab_alloc a[2];
 
 	if (num_online_cpus() < 2) {
 		pr_info("note 4: one CPU online, no cross-CPU frees\n");
 		return;
 	}
-	for (c = 0; c < ARRAY_SIZE(cfg); c++)
-		sab_row("4", "ns", cfg[c]->size, sab_xfer_median(cfg[c]->sa, cfg[c]->size),
-			sab_xfer_median(cfg[c]->sl, cfg[c]->size),
+	for (c = 0; c < ARRAY_SIZE(cfg); c++) {
+		if (sab_cmp_init(a, cfg[c]))
+			continue;
+		for (k = 0; k < 2; k++)
+			sab_xfer_once(&a[k], SAB_XFER_OBJS / 8, false);	/* warm up */
+		for (r = 0; r < n; r++)
+			for (k = 0; k < 2; k++)
+				v[k][r] = sab_xfer_once(&a[k], SAB_XFER_OBJS, false);
+		sab_row("4", "ns", cfg[c]->size, sab_median(v[0], n), sab_median(v[1], n),
 			"producer on one CPU, consumer frees on another, %s, per object",
 			cfg[c]->what);
+		sab_alloc_fini(&a[0]);
+		sab_alloc_fini(&a[1]);
+	}
 }
 
 /* Scenario 5: every CPU allocates and frees at once. */
@@ -1737,45 +1748,41 @@ out:
 	return ret;
 }
 
-static s64 sab_par_median(const struct sab_alloc *a, unsigned int n)
-{
-	s64 v[SAB_WALL_MAX];
-	unsigned int r, nr = sab_wall_runs();
-
-	sab_par_once(a, n, SAB_PAR_ROUNDS / 8, false);	/* warm up */
-	for (r = 0; r < nr; r++)
-		v[r] = sab_par_once(a, n, SAB_PAR_ROUNDS, false);
-	return sab_median(v, nr);
-}
-
 static void sab_s5(void)
 {
 	static const struct sab_cmp *const cfg[] = { &sab_cmp_cache64, &sab_cmp_size256 };
-	unsigned int c, ncpu = num_online_cpus();
+	unsigned int c, r, k, ncpu = num_online_cpus(), n = sab_wall_runs();
+	s64 one[2][SAB_WALL_MAX], all[2][SAB_WALL_MAX], m1[2], ma[2];
+	struct sab_alloc a[2];
 
 	for (c = 0; c < ARRAY_SIZE(cfg); c++) {
-		s64 all[2] = { SAB_NA, SAB_NA }, one[2] = { SAB_NA, SAB_NA };
-		struct sab_alloc a;
-		int k;
-
-		for (k = 0; k < 2; k++) {
-			if (sab_alloc_init(&a, k ? cfg[c]->sl : cfg[c]->sa, cfg[c]->size))
-				continue;
-			one[k] = sab_par_median(&a, 1);
-			all[k] = sab_par_median(&a, ncpu);
-			sab_alloc_fini(&a);
+		if (sab_cmp_init(a, cfg[c]))
+			continue;
+		for (k = 0; k < 2; k++)
+			sab_par_once(&a[k], ncpu, SAB_PAR_ROUNDS / 8, false);	/* warm up */
+		for (r = 0; r < n; r++) {
+			for (k = 0; k < 2; k++) {
+				one[k][r] = sab_par_once(&a[k], 1, SAB_PAR_ROUNDS, false);
+				all[k][r] = sab_par_once(&a[k], ncpu, SAB_PAR_ROUNDS, false);
+			}
 		}
-		sab_row("5", "ns", cfg[c]->size, all[0], all[1],
+		for (k = 0; k < 2; k++) {
+			m1[k] = sab_median(one[k], n);
+			ma[k] = sab_median(all[k], n);
+		}
+		sab_row("5", "ns", cfg[c]->size, ma[0], ma[1],
 			"all %u CPUs at once: allocate %u then free them, %s, per pair per CPU",
 			ncpu, SAB_PAR_BATCH, cfg[c]->what);
-		sab_row("5", "ns", cfg[c]->size, one[0], one[1],
+		sab_row("5", "ns", cfg[c]->size, m1[0], m1[1],
 			"one CPU alone: allocate %u then free them, %s, per pair",
 			SAB_PAR_BATCH, cfg[c]->what);
 		sab_row("5", "x", cfg[c]->size,
-			one[0] > 0 && all[0] >= 0 ? sab_fx(all[0], one[0]) : SAB_NA,
-			one[1] > 0 && all[1] >= 0 ? sab_fx(all[1], one[1]) : SAB_NA,
+			m1[0] > 0 && ma[0] >= 0 ? sab_fx(ma[0], m1[0]) : SAB_NA,
+			m1[1] > 0 && ma[1] >= 0 ? sab_fx(ma[1], m1[1]) : SAB_NA,
 			"per-CPU time with all %u CPUs / with one (1.00: perfect scaling), %s",
 			ncpu, cfg[c]->what);
+		sab_alloc_fini(&a[0]);
+		sab_alloc_fini(&a[1]);
 	}
 }
 
@@ -2007,11 +2014,12 @@ static void sab_verify_all(unsigned int scale)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		for (k = 0; k < ARRAY_SIZE(apis); k++) {
 			bool cache = apis[k] == SAB_SA_CACHE || apis[k] == SAB_SL_CACHE;
+			bool small = sizes[i] <= 4096;
 
 			if (cache && sizes[i] > SPANALLOC_MAX_SMALL)
 				continue;
-			sab_verify_objs(apis[k], sizes[i], sizes[i] <= 4096 ? 64 : 8, false);
-			sab_verify_objs(apis[k], sizes[i], sizes[i] <= 4096 ? 256 * scale : 8, true);
+			sab_verify_objs(apis[k], sizes[i], small ? 64 : 8, false);
+			sab_verify_objs(apis[k], sizes[i], small ? 256 * scale : 8, true);
 		}
 		cond_resched();
 	}

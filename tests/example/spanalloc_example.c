@@ -38,9 +38,9 @@
 #include <linux/timekeeping.h>
 #include <spanalloc.h>
 
-static unsigned int max_per_cpu = 100000;
+static unsigned int max_per_cpu = 20000;
 module_param(max_per_cpu, uint, 0644);
-MODULE_PARM_DESC(max_per_cpu, "Largest N accepted by run, per CPU (default 100000)");
+MODULE_PARM_DESC(max_per_cpu, "Largest N accepted by run, per CPU (default 20000)");
 
 static unsigned int cache_percent = 25;
 module_param(cache_percent, uint, 0644);

@@ -12,6 +12,7 @@
 #include <linux/delay.h>
 #include <linux/fault-inject.h>
 #include <linux/hrtimer.h>
+#include <linux/kasan.h>
 #include <linux/kthread.h>
 #include <linux/module.h>
 #include <linux/nodemask.h>
@@ -1595,6 +1596,131 @@ static struct kunit_suite spanalloc_stress_suite = {
 	.test_cases = spanalloc_stress_cases,
 };
 
+/* ---- debug mode ---- */
+
+static void debug_write_past_end(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_end", 40, 0,
+							   SPANALLOC_DEBUG, NULL);
+	struct spanalloc_ptr_info info;
+	u8 *p, *q[8];
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p, &info), 0);
+	/* The caller's object is 40 bytes; the red zone follows. */
+	kasan_disable_current();
+	p[40] = 0;
+	kasan_enable_current();
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	spanalloc_cache_free(c, p);
+	/* Reported once, at the free. */
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	/* Its span is quarantined: nothing comes from it any more. */
+	for (i = 0; i < ARRAY_SIZE(q); i++) {
+		q[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, q[i]);
+		KUNIT_EXPECT_FALSE(test, (unsigned long)q[i] >= info.base &&
+				   (unsigned long)q[i] < info.base + info.npages * PAGE_SIZE);
+	}
+	for (i = 0; i < ARRAY_SIZE(q); i++)
+		spanalloc_cache_free(c, q[i]);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void debug_write_after_free(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_uaf", 40, 0,
+							   SPANALLOC_DEBUG, NULL);
+	unsigned int i, n = 3 * 64;
+	void **q = kunit_kcalloc(test, n, sizeof(void *), GFP_KERNEL);
+	u8 *p;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, q);
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	spanalloc_cache_free(c, p);
+	kasan_disable_current();
+	p[3] = 0x42;
+	kasan_enable_current();
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	/* Enough allocations to come back to it: reported there, once. */
+	for (i = 0; i < n; i++) {
+		q[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, q[i]);
+		KUNIT_EXPECT_PTR_NE(test, (void *)q[i], (void *)p);
+	}
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	for (i = 0; i < n; i++)
+		spanalloc_cache_free(c, q[i]);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+static void debug_clean_use_reports_nothing(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_ok", 100, 0,
+							   SPANALLOC_DEBUG, NULL);
+	unsigned int i, round;
+	u8 *p[50];
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < ARRAY_SIZE(p); i++) {
+			p[i] = spanalloc_cache_alloc(c, GFP_KERNEL | __GFP_ZERO);
+			KUNIT_ASSERT_NOT_NULL(test, p[i]);
+			KUNIT_EXPECT_FALSE(test, memchr_inv(p[i], 0, 100));
+			memset(p[i], 0xee, 100);
+		}
+		for (i = 0; i < ARRAY_SIZE(p); i++)
+			spanalloc_cache_free(c, p[i]);
+	}
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+/* ---- the kernel's sanitizers see spanalloc's objects ---- */
+
+static void kasan_poisons_free_objects(struct kunit *test)
+{
+	u8 *p;
+
+	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
+		kunit_skip(test, "needs generic KASAN");
+	p = spanalloc_alloc(50, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	/* Live: the 50 bytes asked for are accessible, the rest of the 64 not. */
+	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p), 0);
+	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 48), 2);
+	KUNIT_EXPECT_NE(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0);
+	/* After ksize-like use, all 64. */
+	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p), (size_t)64);
+	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0);
+	spanalloc_free(p);
+	/* Free: poisoned, so a use after free is a KASAN report. */
+	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p), 0xFB);
+	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0xFB);
+}
+
+static struct kunit_case spanalloc_debug_cases[] = {
+	KUNIT_CASE(debug_write_past_end),
+	KUNIT_CASE(debug_write_after_free),
+	KUNIT_CASE(debug_clean_use_reports_nothing),
+	KUNIT_CASE(kasan_poisons_free_objects),
+	{}
+};
+
+static struct kunit_suite spanalloc_debug_suite = {
+	.name = "spanalloc_debug",
+	.init = sa_test_init,
+	.exit = sa_test_exit,
+	.test_cases = spanalloc_debug_cases,
+};
+
 static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(sizeclass_table_invariants),
 	KUNIT_CASE_PARAM_ATTR(class_fill_spans, sa_class_gen_params, {.speed = KUNIT_SPEED_SLOW}),
@@ -1636,7 +1762,7 @@ static struct kunit_suite spanalloc_core_suite = {
 };
 
 kunit_test_suites(&spanalloc_core_suite, &spanalloc_reclaim_suite, &spanalloc_robust_suite,
-		  &spanalloc_stress_suite);
+		  &spanalloc_stress_suite, &spanalloc_debug_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit tests for the spanalloc allocator core");

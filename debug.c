@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Debug mode, in the spirit of slab_debug=FZP. See span.c for the overview.
+ *
+ * In a debug pool each slot of the class holds the caller's object, then
+ * SA_DBG_META bytes of metadata:
+ *
+ *   | object: pool->usable bytes | red zone: 8 | alloc site: 8 | free site: 8 |
+ *
+ * A free object is filled with SA_POISON_FREE and ends with SA_POISON_END; the
+ * red zone always holds SA_RED. Check points: an allocation checks the poison
+ * of the object it hands out (a write after free), a free checks the red zone
+ * (a write past the end). A failed check is reported once, with a hexdump and
+ * the object's call sites; the object is not handed out again and its span is
+ * quarantined: taken out of every cache and list, never reused.
+ *
+ * With generic KASAN the checks run on unpoisoned memory, which is poisoned
+ * again afterwards, so KASAN keeps seeing the object as before.
+ */
+#include <linux/moduleparam.h>
+#include <linux/printk.h>
+#include <linux/string.h>
+
+#include "internal.h"
+
+#define SA_POISON_FREE	0x6b	/* POISON_FREE */
+#define SA_POISON_END	0xa5	/* POISON_END */
+#define SA_RED		0xbb	/* SLUB_RED_INACTIVE */
+
+DEFINE_STATIC_KEY_FALSE(sa_debug_active);
+
+bool sa_debug_all;
+module_param_named(debug, sa_debug_all, bool, 0444);
+MODULE_PARM_DESC(debug, "Debug mode for every cache and spanalloc_alloc(): poison, red zones, checks");
+
+struct sa_dbg_meta {
+	u8 red[8];			/* SA_RED while the slot is sane */
+	unsigned long alloc_ip;		/* who allocated it last */
+	unsigned long free_ip;		/* who freed it last */
+};
+
+static_assert(sizeof(struct sa_dbg_meta) == SA_DBG_META);
+
+static struct sa_dbg_meta *sa_meta(struct sa_pool *pool, const void *obj)
+{
+	return (struct sa_dbg_meta *)((char *)obj + pool->usable);
+}
+
+static void sa_poison(struct sa_pool *pool, void *obj)
+{
+	memset(obj, SA_POISON_FREE, pool->usable - 1);
+	((u8 *)obj)[pool->usable - 1] = SA_POISON_END;
+}
+
+/**
+ * sa_report_object() - report a corrupted object, with its dump and call sites
+ * @problem: what was found
+ * @pool: its pool
+ * @obj: the object (its slot must be unpoisoned for KASAN)
+ * @caller: the call that found it
+ */
+void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj,
+		      unsigned long caller)
+{
+	struct sa_dbg_meta *m = sa_meta(pool, obj);
+	static DEFINE_RATELIMIT_STATE(rs, 5 * HZ, 10);
+
+	atomic_long_inc(&sa_errors);
+	if (sa_counted_report() || !__ratelimit(&rs))
+		return;
+	pr_err("spanalloc: %s: object %p (%u bytes), found by %pS\n", problem, obj,
+	       pool->usable, (void *)caller);
+	pr_err("spanalloc: last allocated at %pS, last freed at %pS\n",
+	       (void *)m->alloc_ip, (void *)m->free_ip);
+	print_hex_dump(KERN_ERR, "spanalloc: ", DUMP_PREFIX_OFFSET, 16, 1, obj,
+		       min_t(unsigned int, pool->cls->size, 128), true);
+}
+
+/**
+ * sa_debug_init_span() - poison every slot of a span just carved
+ * @pool: a debug pool
+ * @s: the span, unpoisoned for KASAN
+ */
+void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nelems; i++) {
+		void *obj = (void *)(s->base + (unsigned long)i * s->elemsize);
+		struct sa_dbg_meta *m = sa_meta(pool, obj);
+
+		if (!pool->ctor)
+			sa_poison(pool, obj);
+		memset(m->red, SA_RED, sizeof(m->red));
+		m->alloc_ip = 0;
+		m->free_ip = 0;
+	}
+}
+
+static bool sa_red_ok(struct sa_dbg_meta *m)
+{
+	return !memchr_inv(m->red, SA_RED, sizeof(m->red));
+}
+
+/**
+ * sa_quarantine() - take a span out of use for good
+ * @pool: its pool
+ * @s: the span
+ *
+ * If this CPU's cache holds it, it is given up; from then on it is on no list
+ * it could be allocated from, and it never goes back to the page heap.
+ */
+void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
+{
+	struct sa_pcpu *c;
+	bool mine = false;
+
+	WRITE_ONCE(s->quarantined, true);
+	c = get_cpu_ptr(pool->pcpu);
+	if (!c->busy && c->span == s) {
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		c->span = NULL;
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		mine = true;
+	}
+	put_cpu_ptr(pool->pcpu);
+	if (mine)
+		sa_central_put_span(pool, s);
+}
+
+/**
+ * sa_debug_alloc() - check point of an object about to be handed out
+ * @pool: a debug pool
+ * @obj: the object, its slot unpoisoned for KASAN
+ * @caller: the allocating call
+ *
+ * Return: true if the object is sane and now marked allocated; false if it
+ * was written after it was freed (reported; its span is quarantined and the
+ * object is never handed out).
+ */
+bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller)
+{
+	struct sa_dbg_meta *m = sa_meta(pool, obj);
+	struct sa_span *s = sa_lookup(obj);
+	bool bad;
+
+	/* Its span was found corrupted since this CPU took it: give it up. */
+	if (unlikely(READ_ONCE(s->quarantined))) {
+		sa_quarantine(pool, s);
+		return false;
+	}
+	bad = !sa_red_ok(m);
+
+	if (!pool->ctor && !bad)
+		bad = memchr_inv(obj, SA_POISON_FREE, pool->usable - 1) ||
+		      ((u8 *)obj)[pool->usable - 1] != SA_POISON_END;
+	if (unlikely(bad)) {
+		sa_report_object("object written after it was freed", pool, obj, caller);
+		sa_quarantine(pool, s);
+		return false;
+	}
+	m->alloc_ip = caller;
+	return true;
+}
+
+/**
+ * sa_debug_free() - check point of an object being freed
+ * @pool: a debug pool
+ * @s: its span
+ * @obj: the object, its slot unpoisoned for KASAN
+ * @caller: the freeing call
+ *
+ * A red zone written over is reported and the span quarantined; the object
+ * is poisoned and freed either way.
+ */
+void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller)
+{
+	struct sa_dbg_meta *m = sa_meta(pool, obj);
+
+	if (unlikely(!sa_red_ok(m))) {
+		sa_report_object("object written past its end", pool, obj, caller);
+		memset(m->red, SA_RED, sizeof(m->red));
+		WRITE_ONCE(s->quarantined, true);
+	}
+	if (!pool->ctor)
+		sa_poison(pool, obj);
+	m->free_ip = caller;
+}
