@@ -89,7 +89,7 @@ def parse(consoles):
                 if m:
                     kind, text = m.group(1), m.group(2).strip()
                     if kind.startswith("note"):
-                        notes.append(f"{mode}, scenario {kind[5:]}: {text}")
+                        notes.append(f"{mode}, scenario {kind[5:].rstrip(':')}: {text}")
                     elif kind == "start":
                         facts.append(f"{mode}: {text}")
                     elif kind == "verify":
@@ -188,7 +188,8 @@ def short(r):
         return f"1 pair {api} {r['size']}"
     if r["scen"] == "2":
         m = re.search(r"allocate (\d+) .* in (\w+) order, (\w+) API", lab)
-        return f"2 {m.group(3)} {r['size']} N={m.group(1)} {m.group(2)[:4]}" if m else "2"
+        order = "seq" if m and m.group(2) == "allocation" else "rand"
+        return f"2 {m.group(3)} {r['size']} N={m.group(1)} {order}" if m else "2"
     if r["scen"] == "3":
         m = re.search(r"of (\d+)", lab)
         return f"3 bulk {m.group(1) if m else ''}"
@@ -226,9 +227,9 @@ set output "{path}"
 set datafile separator "\\t"
 set title "{title}"
 set logscale x
-set xrange [0.05:20]
+set xrange [0.05:50]
 set yrange [-1:{len(pts)}]
-set xtics (0.1, 0.2, 0.5, 1, 2, 5, 10)
+set xtics (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)
 set xlabel "spanalloc / SLUB (under 1: spanalloc better)"
 set grid xtics
 unset key
@@ -255,6 +256,8 @@ def main():
     ap.add_argument("--table")
     ap.add_argument("--markdown")
     ap.add_argument("--chart")
+    ap.add_argument("--fact", action="append", default=[],
+                    help="a line for the run facts (repeatable)")
     ap.add_argument("consoles", nargs="+")
     a = ap.parse_args()
 
@@ -274,7 +277,7 @@ def main():
             f"panic=-1`, Debian's defaults otherwise: init_on_alloc on), {a.qemu}.", ""]
     head += [f"- {m}" for m in qemu_modes] + [""]
     body = head + [tab, ""]
-    body += ["Run facts:", ""] + [f"- {x}" for x in facts] + [""]
+    body += ["Run facts:", ""] + [f"- {x}" for x in facts + a.fact] + [""]
     if notes:
         body += ["Notes from the module:", ""] + [f"- {x}" for x in notes] + [""]
     val = validation(rows)

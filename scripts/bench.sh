@@ -150,8 +150,9 @@ follow() {	# DIR QEMU_PID: the module's lines, as they come
 		cut -c1-150 >&2
 }
 
+facts=()
 run_mode() {	# MODE
-	local m=$1 dir=$out/$1 stage qemu=() rc=0 t0 qpid args runs n t
+	local m=$1 dir=$out/$1 stage qemu=() rc=0 t0 qpid args runs n t others
 	stage=$dir/initramfs
 	rm -rf "$dir"
 	mkdir -p "$dir"
@@ -180,7 +181,9 @@ run_mode() {	# MODE
 	wall) qemu=(-accel "tcg,thread=multi" -smp "$wall_cpus") ;;
 	*) die "unknown mode $m (icount, wall)" ;;
 	esac
-	log "booting $kver: $m (${qemu[*]}), timeout $timeout_s s"
+	others=$(pgrep -c qemu-system || true)
+	facts+=(--fact "$m: host at boot: $others other QEMU processes, load average $(cut -d' ' -f1-3 /proc/loadavg)")
+	log "booting $kver: $m (${qemu[*]}), timeout $timeout_s s; $others other QEMU processes"
 	t0=$(date +%s)
 	timeout -k 10 "$timeout_s" qemu-system-x86_64 "${qemu[@]}" -m 1G \
 		-nodefaults -nographic -no-reboot -monitor none \
@@ -223,6 +226,7 @@ if [ ${#consoles[@]} -gt 0 ]; then
 		--qemu "$(qemu-system-x86_64 --version | head -n 1)" --wall-cpus "$wall_cpus" \
 		--runs "${BENCH_RUNS:-60}" --wall-runs "${BENCH_WALL_RUNS:-7}" \
 		--disassembly "$out/spanalloc.dis" --table "$out/table.md" "${update[@]}" \
+		"${facts[@]}" \
 		"${consoles[@]}" || failed=1
 fi
 log "table: $out/table.md; total $(( $(date +%s) - start )) s"

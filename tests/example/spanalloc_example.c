@@ -266,7 +266,7 @@ static int example_run(unsigned int n)
 	unsigned int cpu, k, nr_cpus;
 	unsigned long allocated = 0, freed = 0;
 	cpumask_var_t cpus;
-	u64 t0 = ktime_get_ns();
+	u64 t0, t1, t2;
 	int ret = -ENOMEM;
 
 	if (!alloc_cpumask_var(&cpus, GFP_KERNEL))
@@ -295,7 +295,9 @@ static int example_run(unsigned int n)
 		k++;
 	}
 
+	t0 = ktime_get_ns();
 	example_on_cpus(cpus, example_alloc_fn, work, "sa_example_a/%u");
+	t1 = ktime_get_ns();
 	for (k = 0; k < nr_cpus; k++)
 		allocated += work[k].done;
 
@@ -305,6 +307,7 @@ static int example_run(unsigned int n)
 		work[k].done = 0;
 	}
 	example_on_cpus(cpus, example_remote_free_fn, work, "sa_example_f/%u");
+	t2 = ktime_get_ns();
 
 	for (k = 0; k < nr_cpus; k++) {
 		struct example_batch *b = batch[k];
@@ -327,9 +330,9 @@ static int example_run(unsigned int n)
 	if (nr_cpus > 1)
 		remote_frees += freed;
 	runs++;
-	pr_info("run %lu: %u CPUs x %u objects: %lu allocated, %lu freed from another CPU, %lu held, %llu ms\n",
-		runs, nr_cpus, n, allocated, freed, held_objects,
-		div_u64(ktime_get_ns() - t0, NSEC_PER_MSEC));
+	pr_info("run %lu: %u CPUs x %u objects: %lu allocated in %llu ms, %lu freed from another CPU in %llu ms, %lu held\n",
+		runs, nr_cpus, n, allocated, div_u64(t1 - t0, NSEC_PER_MSEC),
+		freed, div_u64(t2 - t1, NSEC_PER_MSEC), held_objects);
 	ret = 0;
 out:
 	if (batch) {
