@@ -34,6 +34,43 @@ atomic_t sa_fail_new_span = ATOMIC_INIT(0);
 DECLARE_FAULT_ATTR(sa_fail_refill);
 
 static struct sa_heap *sa_heaps[MAX_NUMNODES];
+unsigned long sa_granules[BITS_TO_LONGS(SA_GRANULES)];
+/* Beyond the bitmap: the lowest and highest address ever held there. */
+static unsigned long sa_far_lo = ULONG_MAX, sa_far_hi;
+static DEFINE_SPINLOCK(sa_range_lock);	/* serializes widening sa_far_lo/hi */
+
+/* Mark the granules of @npages at @base as held once; never undone. */
+static void sa_widen_range(unsigned long base, unsigned int npages)
+{
+	unsigned long end = base + ((unsigned long)npages << PAGE_SHIFT), flags, a;
+
+	for (a = base & ~(BIT(SA_GRANULE_SHIFT) - 1); a < end; a += BIT(SA_GRANULE_SHIFT)) {
+		unsigned long g = (a - PAGE_OFFSET) >> SA_GRANULE_SHIFT;
+
+		if (g < SA_GRANULES) {
+			set_bit(g, sa_granules);
+			continue;
+		}
+		spin_lock_irqsave(&sa_range_lock, flags);
+		WRITE_ONCE(sa_far_lo, min(sa_far_lo, a));
+		WRITE_ONCE(sa_far_hi, max(sa_far_hi, end));
+		spin_unlock_irqrestore(&sa_range_lock, flags);
+	}
+}
+
+/**
+ * sa_lookup_far() - may sa_lookup() read the struct page of @addr?
+ * @addr: an address past the first SA_GRANULES of the direct map
+ *
+ * Return: true if @addr is within the range spanalloc held pages in there and
+ * has a struct page.
+ */
+bool sa_lookup_far(unsigned long addr)
+{
+	if (addr < READ_ONCE(sa_far_lo) || addr >= READ_ONCE(sa_far_hi))
+		return false;
+	return pfn_valid(__pa(addr) >> PAGE_SHIFT);
+}
 
 /* Spare span descriptors per heap, so that no slab call is made under a lock. */
 #define SA_SPARES_MIN	4
@@ -289,6 +326,7 @@ static struct sa_span *sa_heap_grow(int node, unsigned int npages, gfp_t gfp)
 	s->chunk = chunk;
 	s->node = page_to_nid(page);
 	s->needzero = false;
+	sa_widen_range(s->base, s->npages);
 	sa_set_pages(s, s);
 	return s;
 fail:
@@ -382,6 +420,7 @@ struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp)
 	s->node = page_to_nid(page);
 	s->state = SA_SPAN_HUGE;
 	s->needzero = true;
+	sa_widen_range(s->base, s->npages);
 	sa_set_pages(s, s);
 	h = sa_heaps[s->node];
 	raw_spin_lock_irqsave(&h->lock, flags);

@@ -214,6 +214,14 @@ struct spanalloc_ptr_info {
 
 /* Tagging of the pages spanalloc holds: page->mapping and page->private. */
 extern const unsigned long sa_page_tag[2];
+/*
+ * The direct map's 1 MiB granules spanalloc ever held pages in (never
+ * cleared), for the first SA_GRANULES of it; beyond, sa_lookup_far().
+ */
+#define SA_GRANULE_SHIFT	20
+#define SA_GRANULES		(1UL << (36 - SA_GRANULE_SHIFT))	/* 64 GiB */
+extern unsigned long sa_granules[BITS_TO_LONGS(SA_GRANULES)];
+bool sa_lookup_far(unsigned long addr);
 #define SA_PAGE_TAG	((struct address_space *)sa_page_tag)
 
 /**
@@ -221,16 +229,28 @@ extern const unsigned long sa_page_tag[2];
  * @p: any pointer
  *
  * O(1), lock free: every page spanalloc holds carries SA_PAGE_TAG in
- * page->mapping and its span in page->private.
+ * page->mapping and its span in page->private. A pointer outside the memory
+ * spanalloc ever held is rejected before any struct page is read.
  *
  * Return: the span (in use or free), or NULL if @p is not in spanalloc memory.
  */
 static __always_inline struct sa_span *sa_lookup(const void *p)
 {
+	unsigned long a = (unsigned long)p;
 	struct page *page;
 
-	if (unlikely(!virt_addr_valid(p)))
+	unsigned long g = (a - PAGE_OFFSET) >> SA_GRANULE_SHIFT;
+
+	/*
+	 * Only a struct page of a granule spanalloc once held is read: it is
+	 * RAM, with a memory map. Past the bitmap, the slow check.
+	 */
+	if (likely(g < SA_GRANULES)) {
+		if (unlikely(!test_bit(g, sa_granules)))
+			return NULL;
+	} else if (!sa_lookup_far(a)) {
 		return NULL;
+	}
 	page = virt_to_page(p);
 	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
 		return NULL;
@@ -262,9 +282,8 @@ void sa_pool_destroy(struct sa_pool *pool);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
 void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
-void *sa_span_next_free_slow(struct sa_span *s, bool *fresh);
+unsigned long sa_span_next_free_slow(struct sa_span *s);
 unsigned long sa_pool_live_objects(struct sa_pool *pool);
-bool sa_span_obj_live(struct sa_span *s, unsigned int idx);
 
 /* debugfs.c: the view in /sys/kernel/debug/spanalloc */
 void sa_debugfs_init(void);
@@ -319,32 +338,61 @@ static __always_inline unsigned int sa_span_index(const struct sa_span *s, const
 }
 
 /**
- * sa_span_next_free() - take a free object from a span (Go's nextFreeFast)
- * @s: span owned by the caller
- * @fresh: set to true when the object was never used since its pages were
- *	   zeroed, so it needs no zeroing
+ * sa_span_obj_live() - is the object at @idx allocated?
+ * @s: a small span
+ * @idx: object index
  *
- * Context: owner of @s (per-CPU critical section), or central lock holder of
- * an uncached span.
- * Return: the object, or NULL when the span is full.
+ * Return: true if allocated and not freed (remotely or locally).
  */
-static __always_inline void *sa_span_next_free(struct sa_span *s, bool *fresh)
+static __always_inline bool sa_span_obj_live(const struct sa_span *s, unsigned int idx)
 {
-	unsigned long cache = s->alloc_cache;
-	unsigned int idx, tz;
+	return test_bit(idx, s->alloc_bits) && !test_bit(idx, s->remote_free);
+}
 
-	if (unlikely(!cache))
-		return sa_span_next_free_slow(s, fresh);
-	tz = __ffs(cache);
-	idx = s->freeindex + tz;
-	s->alloc_cache = (cache >> tz) >> 1;
+/*
+ * An object handed out by a span, with SA_FRESH set in bit 0 when it was
+ * never used since its pages were zeroed (needzero), so it needs no zeroing.
+ */
+#define SA_FRESH	1UL
+
+/**
+ * sa_span_take() - mark object @idx allocated
+ * @s: the span
+ * @idx: a free object's index
+ *
+ * Return: the object's address, with SA_FRESH if still zero.
+ */
+static __always_inline unsigned long sa_span_take(struct sa_span *s, unsigned int idx)
+{
+	unsigned long obj = s->base + (unsigned long)idx * s->elemsize;
+
 	s->freeindex = idx + 1;
 	__set_bit(idx, s->alloc_bits);
 	s->alloc_count++;
-	*fresh = idx >= s->dirty_end;
-	if (*fresh)
-		s->dirty_end = idx + 1;
-	return (void *)(s->base + (unsigned long)idx * s->elemsize);
+	if (idx < s->dirty_end)
+		return obj;
+	s->dirty_end = idx + 1;
+	return obj | SA_FRESH;
+}
+
+/**
+ * sa_span_next_free() - take a free object from a span (Go's nextFreeFast)
+ * @s: span owned by the caller
+ *
+ * Context: owner of @s (per-CPU critical section), or central lock holder of
+ * an uncached span.
+ * Return: the object, with SA_FRESH (see above), or 0 when the span is full.
+ */
+static __always_inline unsigned long sa_span_next_free(struct sa_span *s)
+{
+	unsigned long cache = s->alloc_cache;
+	unsigned int tz;
+
+	if (unlikely(!cache))
+		return sa_span_next_free_slow(s);
+	tz = __ffs(cache);
+	s->alloc_cache = (cache >> tz) >> 1;
+	return sa_span_take(s, s->freeindex + tz);
 }
 
 /*

@@ -44,8 +44,11 @@
  *
  * Freeing an object
  * -----------------
- * 1. Pointer to span: page->private of the page, checked by the page tag
- *    (sa_lookup()); the object index by multiplication (sa_span_index()).
+ * 1. Pointer to span (sa_lookup()): a bit per 1 MiB granule of the direct
+ *    map says whether spanalloc ever held memory there; if so, the page's
+ *    page->mapping must be SA_PAGE_TAG and page->private is the span. The
+ *    object index comes by multiplication (sa_span_index()); a pointer that
+ *    is not an object's start, or whose object is not live, is refused.
  * 2. If this CPU owns the span: clear the allocBit; done.
  * 3. Else, under the central lock: if another CPU owns the span, set the
  *    object's bit in remote_free (folded in by the owner); if no one does,
@@ -96,12 +99,11 @@ static void sa_span_fold_remote(struct sa_span *s)
 /**
  * sa_span_next_free_slow() - refill the allocCache window (Go's nextFreeIndex)
  * @s: span owned by the caller
- * @fresh: see sa_span_next_free()
  *
  * Context: owner of @s, or central lock holder of an uncached span.
- * Return: a free object, or NULL when the span is full.
+ * Return: a free object, with SA_FRESH (see internal.h), or 0 when full.
  */
-void *sa_span_next_free_slow(struct sa_span *s, bool *fresh)
+unsigned long sa_span_next_free_slow(struct sa_span *s)
 {
 	unsigned int idx;
 
@@ -110,33 +112,15 @@ void *sa_span_next_free_slow(struct sa_span *s, bool *fresh)
 		sa_span_fold_remote(s);
 		if (s->alloc_count >= s->nelems) {
 			s->freeindex = s->nelems;
-			return NULL;
+			return 0;
 		}
 		idx = find_first_zero_bit(s->alloc_bits, s->nelems);
 		if (WARN_ON_ONCE(idx >= s->nelems))
-			return NULL;
+			return 0;
 	}
-	s->alloc_cache = (~s->alloc_bits[BIT_WORD(idx)] >> (idx % BITS_PER_LONG)) >> 1;
 	/* The window ends at its word: the bits above nelems are set. */
-	s->freeindex = idx + 1;
-	__set_bit(idx, s->alloc_bits);
-	s->alloc_count++;
-	*fresh = idx >= s->dirty_end;
-	if (*fresh)
-		s->dirty_end = idx + 1;
-	return (void *)(s->base + (unsigned long)idx * s->elemsize);
-}
-
-/**
- * sa_span_obj_live() - is the object at @idx allocated?
- * @s: a small span
- * @idx: object index
- *
- * Return: true if allocated and not freed (remotely or locally).
- */
-bool sa_span_obj_live(struct sa_span *s, unsigned int idx)
-{
-	return test_bit(idx, s->alloc_bits) && !test_bit(idx, s->remote_free);
+	s->alloc_cache = (~s->alloc_bits[BIT_WORD(idx)] >> (idx % BITS_PER_LONG)) >> 1;
+	return sa_span_take(s, idx);
 }
 
 /* Cut a fresh span from the heap into objects of @pool's class. */

@@ -102,23 +102,23 @@ static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
 }
 
 /* Take a new span into this CPU's cache, or serve one object without. */
-static noinline void *sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node, bool *fresh)
+static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node)
 {
 	struct sa_span *s, *old = NULL;
 	struct sa_pcpu *c;
-	void *obj;
+	unsigned long obj;
 	int want = node == NUMA_NO_NODE ? numa_mem_id() : node;
 
 	s = sa_central_get_span(pool, want, gfp);
 	if (!s)
-		return NULL;
+		return 0;
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy && s->node == numa_mem_id())) {
 		WRITE_ONCE(c->busy, 1);
 		barrier();
 		old = c->span;
 		c->span = s;
-		obj = sa_span_next_free(s, fresh);
+		obj = sa_span_next_free(s);
 		barrier();
 		WRITE_ONCE(c->busy, 0);
 		this_cpu_inc(pool->pcpu->stat[SA_REFILL]);
@@ -130,7 +130,7 @@ static noinline void *sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node, 
 	} else {
 		/* Interrupted a critical section, or another node: no caching. */
 		put_cpu_ptr(pool->pcpu);
-		obj = sa_span_next_free(s, fresh);
+		obj = sa_span_next_free(s);
 		sa_central_put_span(pool, s);
 	}
 	return obj;
@@ -139,13 +139,13 @@ static noinline void *sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node, 
 static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
 					   size_t req, unsigned long caller)
 {
+	unsigned long got;
 	struct sa_pcpu *c;
 	void *obj;
 	bool fresh;
 
 again:
-	obj = NULL;
-	fresh = false;
+	got = 0;
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy)) {
 		struct sa_span *s = c->span;
@@ -153,16 +153,18 @@ again:
 		WRITE_ONCE(c->busy, 1);
 		barrier();
 		if (likely(s) && (node == NUMA_NO_NODE || node == s->node))
-			obj = sa_span_next_free(s, &fresh);
+			got = sa_span_next_free(s);
 		barrier();
 		WRITE_ONCE(c->busy, 0);
 	}
 	put_cpu_ptr(pool->pcpu);
-	if (unlikely(!obj)) {
-		obj = sa_pool_refill(pool, gfp, node, &fresh);
-		if (unlikely(!obj))
+	if (unlikely(!got)) {
+		got = sa_pool_refill(pool, gfp, node);
+		if (unlikely(!got))
 			return NULL;
 	}
+	obj = (void *)(got & ~SA_FRESH);
+	fresh = got & SA_FRESH;
 	sa_kasan_unpoison(obj, pool->cls->size);
 	if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
 		/* A corrupted object is reported, never handed out: take another. */
@@ -224,7 +226,8 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
-static struct sa_span *sa_check_free(const void *p, unsigned int *idx, unsigned long caller)
+static __always_inline struct sa_span *sa_check_free(const void *p, unsigned int *idx,
+						     unsigned long caller)
 {
 	struct sa_span *s = sa_lookup(p);
 
@@ -398,7 +401,8 @@ void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
 }
 EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 
-static void sa_free(const void *p, struct spanalloc_cache *cache, unsigned long caller)
+static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
+				    unsigned long caller)
 {
 	struct sa_span *s;
 	unsigned int idx;

@@ -262,6 +262,7 @@ def main():
     a = ap.parse_args()
 
     rows, notes, facts, failed, missing = parse(a.consoles)
+    rows.sort(key=lambda r: r["scen"])     # stable: each scenario in its order
     tab = table(rows)
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     modes = {c.partition("=")[0] for c in a.consoles}

@@ -108,6 +108,18 @@ stats() {
 		}' $files >&3
 }
 
+# Wait (up to 15 s) until the scavenger, which gives free pages back in the
+# background after frees, has stopped moving pages.
+settle() {
+	a=$(grep '^pages_held:' $SA/stats)
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1.5
+		b=$(grep '^pages_held:' $SA/stats)
+		[ "$a" = "$b" ] && return
+		a=$b
+	done
+}
+
 memfree() {
 	awk '$1 == "MemFree:" { print $2 }' /proc/meminfo
 }
@@ -119,7 +131,8 @@ title "Booted Linux $(uname -r): $(nproc) CPUs, $nodes NUMA nodes, MemFree $mem0
 title "Load spanalloc"
 run insmod $lib/spanalloc.ko || fail "insmod spanalloc.ko"
 dmesg | grep 'spanalloc: ' | tail -n 1 | sed 's/^/  /' >&3
-run ls $SA
+say "\$ ls $SA"
+say "  $(cd $SA && echo *)"
 [ -f $SA/stats ] || fail "no $SA/stats"
 
 title "Its tables, before anyone allocates"
@@ -152,7 +165,9 @@ run cat $EX/errors
 grep -q '^pattern_mismatches: 0$' $EX/errors || fail "pattern mismatches"
 grep -q '^alloc_failures: 0$' $EX/errors || fail "allocation failures"
 
-title "The tables once more: nothing in use, the pages kept for reuse"
+title "The tables once more: nothing in use, some pages kept for reuse"
+say "  (after the scavenger has given back the free pages above its goal)"
+settle
 classes 12
 run cat $SA/heap
 snap after_free

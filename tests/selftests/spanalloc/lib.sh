@@ -204,6 +204,23 @@ snapshot() {
 	s_heap=$(cat "$SA/heap")
 }
 
+# A snapshot of a quiet spanalloc: "stats" the same before and after the
+# other files were read (but for the scavenger's pass counter: it runs every
+# second, and gives free pages back in the background for a while after
+# frees). Retried every 0.5 s, for up to 15 s; returns non-zero (with the
+# last snapshot taken) if it never was quiet.
+snapshot_quiet() {
+	tries=0
+	while :; do
+		snapshot
+		[ "$(grep -v '^scavenger_passes:' "$SA/stats")" = \
+		  "$(echo "$s_stats" | grep -v '^scavenger_passes:')" ] && return 0
+		tries=$((tries + 1))
+		[ "$tries" -lt 30 ] || return 1
+		sleep 0.5
+	done
+}
+
 stat_of() {	# NAME: from the last snapshot
 	value "$1" "$s_stats"
 }
@@ -217,7 +234,11 @@ errors_of() {	# NAME
 	value "$1" "$(cat "$EX/errors")"
 }
 
-# The page allocator's free memory in KiB (MemFree, i.e. nr_free_pages).
+# The page allocator's free memory in KiB: MemFree (nr_free_pages) plus the
+# pages waiting on its per-CPU lists ("count:" in /proc/zoneinfo), which are
+# free too but not counted in MemFree; with several CPUs they hold megabytes.
 free_kib() {
-	awk '$1 == "MemFree:" { print $2; exit }' /proc/meminfo
+	pcp=$(awk '$1 == "count:" { n += $2 } END { print n + 0 }' /proc/zoneinfo 2>/dev/null)
+	awk -v pcp="${pcp:-0}" -v kib="$(($(getconf PAGESIZE 2>/dev/null || echo 4096) / 1024))" \
+		'$1 == "MemFree:" { print $2 + pcp * kib; exit }' /proc/meminfo
 }

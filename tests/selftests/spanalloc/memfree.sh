@@ -15,7 +15,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-N=${SPANALLOC_WORKLOAD:-4000}
+N=${SPANALLOC_WORKLOAD:-1000}
 TOL_KIB=2048		# plus 1% of the peak
 
 require example
