@@ -281,7 +281,7 @@ int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
 void sa_pool_destroy(struct sa_pool *pool);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
-void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
+bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
 unsigned long sa_span_next_free_slow(struct sa_span *s);
 unsigned long sa_pool_live_objects(struct sa_pool *pool);
 

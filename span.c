@@ -263,8 +263,10 @@ void sa_central_put_span(struct sa_pool *pool, struct sa_span *s)
  * @idx: the object's index
  *
  * Context: any context but NMI.
+ * Return: true, or false if the object was not live (a double free, which
+ * the caller reports).
  */
-void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
+bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 {
 	struct sa_central *c = pool->central[s->node];
 	unsigned long flags;
@@ -293,11 +295,10 @@ void sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	if (empty)
 		sa_heap_free_span(s);
-	return;
+	return true;
 double_free:
 	raw_spin_unlock_irqrestore(&c->lock, flags);
-	sa_report("double free", (void *)(s->base + (unsigned long)idx * s->elemsize),
-		  _RET_IP_);
+	return false;
 }
 
 /**

@@ -183,46 +183,67 @@ again:
 	return obj;
 }
 
+/* Is there anything to do to an object before it is free again? */
+static __always_inline bool sa_free_hooks(struct sa_pool *pool)
+{
+	return IS_ENABLED(CONFIG_KASAN_GENERIC) || IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
+	       want_init_on_free() ||
+	       (static_branch_unlikely(&sa_debug_active) && pool->debug);
+}
+
 static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
 					 void *obj, unsigned int idx, unsigned long caller)
 {
 	struct sa_pcpu *c;
+	bool ok;
 
-	if (unlikely(!sa_span_obj_live(s, idx))) {
-		sa_report("double free", obj, caller);
-		return;
+	if (sa_free_hooks(pool)) {
+		/* The hooks touch the object: it must be live before they run. */
+		if (unlikely(!sa_span_obj_live(s, idx))) {
+			sa_report("double free", obj, caller);
+			return;
+		}
+		sa_kmemleak_free(s, idx, obj);
+		sa_kasan_unpoison(obj, pool->cls->size);
+		if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
+			sa_debug_free(pool, s, obj, caller);
+			if (unlikely(READ_ONCE(s->quarantined)))
+				sa_quarantine(pool, s);
+		} else if (want_init_on_free() && !pool->ctor) {
+			memset(obj, 0, pool->cls->size);
+		}
+		sa_kasan_free(obj, pool->cls->size);
 	}
-	sa_kmemleak_free(s, idx, obj);
-	sa_kasan_unpoison(obj, pool->cls->size);
-	if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
-		sa_debug_free(pool, s, obj, caller);
-		if (unlikely(READ_ONCE(s->quarantined)))
-			sa_quarantine(pool, s);
-	} else if (want_init_on_free() && !pool->ctor) {
-		memset(obj, 0, pool->cls->size);
-	}
-	sa_kasan_free(obj, pool->cls->size);
-	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy && c->span == s)) {
-		bool ok;
-
 		WRITE_ONCE(c->busy, 1);
 		barrier();
-		ok = __test_and_clear_bit(idx, s->alloc_bits);
-		if (likely(ok))
+		/* Freed once already, locally or remotely: a double free. */
+		ok = !test_bit(idx, s->remote_free) && __test_and_clear_bit(idx, s->alloc_bits);
+		if (likely(ok)) {
 			s->alloc_count--;
+			/*
+			 * The object allocated last comes back: step the window
+			 * back over it, so the next allocation reuses it (hot
+			 * in the cache) instead of walking the whole span.
+			 */
+			if (idx + 1 == s->freeindex) {
+				s->freeindex = idx;
+				s->alloc_cache = (s->alloc_cache << 1) | 1;
+			}
+		}
 		barrier();
 		WRITE_ONCE(c->busy, 0);
 		put_cpu_ptr(pool->pcpu);
-		if (unlikely(!ok)) {
-			this_cpu_dec(pool->pcpu->stat[SA_FREE]);
-			sa_report("double free", obj, caller);
-		}
+	} else {
+		put_cpu_ptr(pool->pcpu);
+		ok = sa_central_free(pool, s, idx);
+	}
+	if (unlikely(!ok)) {
+		sa_report("double free", obj, caller);
 		return;
 	}
-	put_cpu_ptr(pool->pcpu);
-	sa_central_free(pool, s, idx);
+	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
