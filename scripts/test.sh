@@ -8,7 +8,7 @@
 # `scripts/test.sh --harness` (`make test-harness`) plants a fault in the VM
 # three times (a failing case, a WARN, a hang) and checks each is caught.
 #
-# Environment: TEST_TIMEOUT (s, default 900), HARNESS_HANG_TIMEOUT (s,
+# Environment: TEST_TIMEOUT (s, default 1800), HARNESS_HANG_TIMEOUT (s,
 # default 120), SPANALLOC_ACCEL (kvm|tcg, default: probe KVM, else tcg),
 # KVM_PROBE_TIMEOUT (s, default 20), JOBS (default 2), SPANALLOC_CACHE.
 set -euo pipefail
@@ -23,7 +23,7 @@ case "${1:-}" in
 esac
 
 out=$here/.test-out
-timeout_s=${TEST_TIMEOUT:-900}
+timeout_s=${TEST_TIMEOUT:-1800}
 hang_timeout_s=${HARNESS_HANG_TIMEOUT:-120}
 start=$(date +%s)
 

@@ -142,12 +142,14 @@ vm_boot() {	# DIR INITRD LIMIT
 
 	: >"$dir/console.log"
 	: >"$dir/results.log"
-	timeout -k 10 "$3" qemu-system-x86_64 -accel "$accel" \
-		-m 2G -smp 4,sockets=2,cores=2,threads=1 \
+	# TCG: one host thread per vCPU (multi-threaded TCG); 2 vCPUs for the
+	# 2 host cores, one per NUMA node.
+	timeout -k 10 "$3" qemu-system-x86_64 -accel "$accel$([ "$accel" = tcg ] && echo ,thread=multi)" \
+		-m 2G -smp 2,sockets=2,cores=1,threads=1 \
 		-object memory-backend-ram,id=m0,size=1G \
-		-numa node,nodeid=0,cpus=0-1,memdev=m0 \
+		-numa node,nodeid=0,cpus=0,memdev=m0 \
 		-object memory-backend-ram,id=m1,size=1G \
-		-numa node,nodeid=1,cpus=2-3,memdev=m1 \
+		-numa node,nodeid=1,cpus=1,memdev=m1 \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$dir/console.log" -serial "file:$dir/results.log" \
 		-kernel "$bzimage" -initrd "$2" \

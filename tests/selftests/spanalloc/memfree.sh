@@ -1,14 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # spanalloc gives its memory back: with spanalloc and the example client
-# unloaded, the page allocator's free memory (MemFree) is measured; both are
-# loaded, a workload runs and is freed, both are unloaded, and MemFree must
-# be back within a tolerance of
+# unloaded, the page allocator's free memory (MemFree plus the pages on its
+# per-CPU lists, lib.sh's free_kib) is measured; both are loaded, a workload
+# runs and is freed, both are unloaded, and free memory must be back within a
+# tolerance of
 #
 #     2 MiB + 1% of the memory the workload took at its peak
 #
-# (module text and data, kmemleak's and KASAN's bookkeeping, and per-CPU page
-# lists move MemFree by a little). Before each measurement the page cache and
+# (module text and data, and kmemleak's and KASAN's bookkeeping move it by a
+# little). Before each measurement the page cache and
 # the slab caches are dropped (drop_caches, /sys/kernel/slab/*/shrink, which
 # also empties KASAN's quarantine), and the largest of 3 readings one second
 # apart is taken. Modules loaded before the test are loaded again after it.
