@@ -140,7 +140,7 @@ classes 12
 snap loaded
 stats
 
-title "Load the example client and run its workload on all $(nproc) CPUs"
+title "Load the example client and run its workload on each of the $(nproc) CPUs"
 say "  (tests/example/spanalloc_example.c: in a kthread on each CPU, $N objects of"
 say "  8 B to 64 KiB, a quarter from its cache \"example_obj\", each filled with a"
 say "  pattern; then a third of them freed from another CPU than their own)"

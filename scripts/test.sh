@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make test`: build spanalloc and its test modules against the cached test
-# kernel, boot it in QEMU (4 CPUs, 2 NUMA nodes), run every KUnit suite and
+# kernel, boot it in QEMU (2 CPUs, 2 NUMA nodes), run every KUnit suite and
 # kselftest, scan the console for splats, and print one closing line
 # "N passed, N failed[, N skipped]". Exit status 0 only when all is well.
 #

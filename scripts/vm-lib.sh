@@ -136,7 +136,7 @@ vm_accel() {
 vm_cmdline="console=ttyS0 panic=-1 oops=panic kasan_multi_shot init_on_alloc=1"
 vm_cmdline+=" no_hash_pointers printk.devkmsg=on loglevel=7"
 
-# 4 CPUs on 2 NUMA nodes (2 each) of 1 GiB each.
+# The machine: 2 NUMA nodes of 1 GiB each, one vCPU on each.
 vm_boot() {	# DIR INITRD LIMIT
 	local dir=$1 rc=0 qpid
 
