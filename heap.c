@@ -104,6 +104,17 @@ void sa_set_pages(struct sa_span *s, struct sa_span *owner)
 	}
 }
 
+/* Untag a span's pages and give them back to the page allocator. */
+static void sa_free_pages(struct sa_span *s)
+{
+	struct page *page = virt_to_page((void *)s->base);
+	unsigned int i;
+
+	sa_set_pages(s, NULL);
+	for (i = 0; i < s->npages; i++)
+		__free_page(page + i);
+}
+
 static unsigned int sa_list_index(unsigned int npages)
 {
 	return min(npages, SA_HEAP_LISTS) - 1;
@@ -437,14 +448,10 @@ struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp)
  */
 void sa_huge_free(struct sa_span *s)
 {
-	struct page *page = virt_to_page((void *)s->base);
 	struct sa_heap *h = sa_heaps[s->node];
 	unsigned long flags;
-	unsigned int i;
 
-	sa_set_pages(s, NULL);
-	for (i = 0; i < s->npages; i++)
-		__free_page(page + i);
+	sa_free_pages(s);
 	raw_spin_lock_irqsave(&h->lock, flags);
 	h->huge_pages -= s->npages;
 	raw_spin_unlock_irqrestore(&h->lock, flags);
@@ -481,14 +488,10 @@ void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st)
 /* Give one free span's pages back to the page allocator. */
 static void sa_heap_return(struct sa_heap *h, struct sa_span *s)
 {
-	struct page *page = virt_to_page((void *)s->base);
 	struct sa_chunk *dead = NULL;
 	unsigned long flags;
-	unsigned int i;
 
-	sa_set_pages(s, NULL);
-	for (i = 0; i < s->npages; i++)
-		__free_page(page + i);
+	sa_free_pages(s);
 	raw_spin_lock_irqsave(&h->lock, flags);
 	s->chunk->held -= s->npages;
 	h->pages_held -= s->npages;

@@ -123,6 +123,13 @@ unsigned long sa_span_next_free_slow(struct sa_span *s)
 	return sa_span_take(s, idx);
 }
 
+/* Prepare the allocCache of a span a CPU is about to own. */
+static void sa_span_start_window(struct sa_span *s)
+{
+	s->freeindex = 0;
+	s->alloc_cache = ~s->alloc_bits[0];
+}
+
 /* Cut a fresh span from the heap into objects of @pool's class. */
 static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 {
@@ -133,7 +140,6 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	s->elemsize = cls->size;
 	s->div_mul = cls->div_mul;
 	s->nelems = cls->nelems;
-	s->freeindex = 0;
 	s->alloc_count = 0;
 	bitmap_zero(s->alloc_bits, SA_MAX_NELEMS);
 	bitmap_zero(s->remote_free, SA_MAX_NELEMS);
@@ -142,7 +148,7 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	/* Slots past nelems in the last word look allocated forever. */
 	bitmap_set(s->alloc_bits, s->nelems,
 		   BITS_TO_LONGS(s->nelems) * BITS_PER_LONG - s->nelems);
-	s->alloc_cache = ~s->alloc_bits[0];
+	sa_span_start_window(s);
 	s->dirty_end = s->needzero ? s->nelems : 0;
 	sa_kasan_unpoison((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	if (pool->ctor) {
@@ -160,13 +166,6 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	smp_wmb();
 	WRITE_ONCE(s->state, SA_SPAN_SMALL);
 	sa_set_pages(s, s);
-}
-
-/* Prepare the allocCache of a span a CPU is about to own. */
-static void sa_span_start_window(struct sa_span *s)
-{
-	s->freeindex = 0;
-	s->alloc_cache = ~s->alloc_bits[0];
 }
 
 /**
