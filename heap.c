@@ -311,6 +311,8 @@ static struct sa_span *sa_heap_grow(int node, unsigned int npages, gfp_t gfp)
 	struct sa_span *s;
 
 	chunk = kmalloc_node(sizeof(*chunk), gfp & SA_RECLAIM_MASK, node);
+	/* Not scanned: its @base would keep the first object "referenced". */
+	kmemleak_ignore(chunk);
 	s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, node);
 	if (!chunk || !s)
 		goto fail;
@@ -569,8 +571,12 @@ int sa_heap_init(void)
 	unsigned int i;
 	int node;
 
+	/*
+	 * kmemleak must not scan span descriptors: a span's @base points at its
+	 * first object, which would never be reported as a leak.
+	 */
 	sa_span_cachep = kmem_cache_create("spanalloc_span", sizeof(struct sa_span), 0,
-					   SLAB_TYPESAFE_BY_RCU, NULL);
+					   SLAB_TYPESAFE_BY_RCU | SLAB_NOLEAKTRACE, NULL);
 	if (!sa_span_cachep)
 		return -ENOMEM;
 	for_each_node(node) {

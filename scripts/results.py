@@ -10,7 +10,9 @@ tests/guest/init) and the console log (ttyS0), then:
   tools/testing/kunit/kunit.py, counting leaf test cases;
 - counts the kselftest TAP results of each program;
 - scans the whole console log for kernel splats (WARNING, BUG, KASAN,
-  lockdep, kmemleak, ...) and prints each with context;
+  lockdep, kmemleak, ...) and prints each with context, except for the
+  reports a test provoked and checked itself, between its
+  "spanalloc-expect: begin|end TAG" lines;
 - fails on a missing done marker, a module that did not load or whose results
   never appeared, zero tests, or a hang (--timed-out).
 
@@ -253,9 +255,51 @@ def judge_ksft(run, ch, args):
         run.skipped += s
 
 
+EXPECT_RE = re.compile(r'spanalloc-expect: (begin|end) (\S+)')
+# The only splat lines a window of each kind may hold: a WARNING or a lockdep
+# report inside a KASAN window is still a failure.
+EXPECT_ALLOW = {
+    'kasan': re.compile(r'BUG: KASAN: |Call Trace:'),
+    'kmemleak': re.compile(r'kmemleak: \d+ new suspected memory leak'),
+}
+
+
+def expected_windows(lines):
+    """Line ranges a test marked as holding reports it provoked on purpose.
+
+    A test that makes a sanitizer report for real (KASAN, kmemleak), and
+    checks each report itself, prints "spanalloc-expect: begin TAG" before
+    and "spanalloc-expect: end TAG" after. Only a closed window counts: a
+    test that died in the middle leaves its reports reported.
+    """
+    windows, open_ = [], {}
+    for i, l in enumerate(lines):
+        m = EXPECT_RE.search(l)
+        if not m:
+            continue
+        if m.group(1) == 'begin':
+            open_[m.group(2)] = i
+        elif m.group(2) in open_:
+            windows.append((open_.pop(m.group(2)), i, m.group(2)))
+    return windows
+
+
 def scan_console(run, lines, path):
-    hits = [i for i, l in enumerate(lines)
-            if SPLAT_RE.search(l) and not l.startswith('spanalloc-init:')]
+    windows = expected_windows(lines)
+    hits, expected = [], {}
+    for i, l in enumerate(lines):
+        if not SPLAT_RE.search(l) or l.startswith('spanalloc-init:'):
+            continue
+        w = next((w for w in windows if w[0] < i < w[1] and w[2] in EXPECT_ALLOW
+                  and EXPECT_ALLOW[w[2]].search(l)), None)
+        if w:
+            expected[w] = expected.get(w, 0) + 1
+        else:
+            hits.append(i)
+    for (lo, hi, tag), n in sorted(expected.items()):
+        print('--- expected: %d splat lines between "spanalloc-expect" lines %d-%d '
+              '(%s), checked by the test that provoked them'
+              % (n, lo + 1, hi + 1, tag))
     if not hits:
         return
     # Merge the hits into regions of context.

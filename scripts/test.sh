@@ -46,7 +46,7 @@ fi
 vm_prepare
 vm_build_modules
 modname() { local n=${1##*/}; n=${n%.ko}; echo "${n//-/_}"; }
-expect_kunit=$(for m in "${kunit_kos[@]}" "${harness_kos[@]}"; do
+expect_kunit=$(for m in "${kunit_kos[@]}" "${harness_kos[@]}" "${late_kos[@]}"; do
 	modname "$m"; done | paste -sd, -)
 
 # d. the initramfs: busybox, /init, modules, kselftests.

@@ -8,11 +8,11 @@
 #   vm_prepare          packages (scripts/deps.sh) and the cached test kernel
 #                       (scripts/kernel.sh): sets KBUILD, SRC, bzimage
 #   vm_build_modules    builds every module against it: sets the arrays
-#                       kunit_kos, harness_kos, other_kos (paths relative to
-#                       the repository, from modules.order)
+#                       kunit_kos, harness_kos, late_kos, other_kos (paths
+#                       relative to the repository, from modules.order)
 #   vm_stage DIR INIT   a busybox initramfs tree in DIR with INIT as /init and
 #                       the modules under /lib/spanalloc (spanalloc.ko,
-#                       kunit/, harness/, and the others, such as
+#                       kunit/, harness/, late/, and the others, such as
 #                       spanalloc_example.ko, beside spanalloc.ko)
 #   vm_pack DIR OUT     packs it
 #   vm_accel            chooses KVM or TCG: sets accel
@@ -60,6 +60,7 @@ vm_build_modules() {
 	done <"$here/modules.order"
 	kunit_kos=()
 	harness_kos=()
+	late_kos=()
 	other_kos=()
 	for m in "${mods[@]}"; do
 		[ -f "$here/$m" ] || die "modules.order names $m, which was not built"
@@ -67,6 +68,7 @@ vm_build_modules() {
 		spanalloc.ko) have_spanalloc=1 ;;
 		tests/kunit/*) kunit_kos+=("$m") ;;
 		tests/harness/*) harness_kos+=("$m") ;;
+		tests/sanitizers/*_test.ko) late_kos+=("$m") ;;
 		*) other_kos+=("$m") ;;
 		esac
 	done
@@ -78,7 +80,7 @@ vm_stage() {	# DIR INIT
 
 	# d. the initramfs: busybox, /init, modules.
 	rm -rf "$stage"
-	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,lib/spanalloc/kunit,lib/spanalloc/harness}
+	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,lib/spanalloc/kunit,lib/spanalloc/harness,lib/spanalloc/late}
 	cp /bin/busybox "$stage/bin/busybox"
 	for a in $(/bin/busybox --list); do
 		[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
@@ -88,6 +90,7 @@ vm_stage() {	# DIR INIT
 	cp "$here/spanalloc.ko" "$stage/lib/spanalloc/"
 	for m in "${kunit_kos[@]}"; do cp "$here/$m" "$stage/lib/spanalloc/kunit/"; done
 	for m in "${harness_kos[@]}"; do cp "$here/$m" "$stage/lib/spanalloc/harness/"; done
+	for m in "${late_kos[@]}"; do cp "$here/$m" "$stage/lib/spanalloc/late/"; done
 	for m in "${other_kos[@]}"; do cp "$here/$m" "$stage/lib/spanalloc/"; done
 }
 
@@ -136,20 +139,21 @@ vm_accel() {
 vm_cmdline="console=ttyS0 panic=-1 oops=panic kasan_multi_shot init_on_alloc=1"
 vm_cmdline+=" no_hash_pointers printk.devkmsg=on loglevel=7"
 
-# The machine: 2 NUMA nodes of 1 GiB each, one vCPU on each.
+# The machine: 2 NUMA nodes of 1 GiB each, half of the $VM_CPUS vCPUs
+# (default 4, even) on each.
+vm_cpus=${VM_CPUS:-4}
 vm_boot() {	# DIR INITRD LIMIT
-	local dir=$1 rc=0 qpid
+	local dir=$1 rc=0 qpid half=$((vm_cpus / 2))
 
 	: >"$dir/console.log"
 	: >"$dir/results.log"
-	# TCG: one host thread per vCPU (multi-threaded TCG); 2 vCPUs for the
-	# 2 host cores, one per NUMA node.
+	# TCG: one host thread per vCPU (multi-threaded TCG).
 	timeout -k 10 "$3" qemu-system-x86_64 -accel "$accel$([ "$accel" = tcg ] && echo ,thread=multi)" \
-		-m 2G -smp 2,sockets=2,cores=1,threads=1 \
+		-m 2G -smp "$vm_cpus,sockets=2,cores=$half,threads=1" \
 		-object memory-backend-ram,id=m0,size=1G \
-		-numa node,nodeid=0,cpus=0,memdev=m0 \
+		-numa "node,nodeid=0,cpus=0-$((half - 1)),memdev=m0" \
 		-object memory-backend-ram,id=m1,size=1G \
-		-numa node,nodeid=1,cpus=1,memdev=m1 \
+		-numa "node,nodeid=1,cpus=$half-$((vm_cpus - 1)),memdev=m1" \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$dir/console.log" -serial "file:$dir/results.log" \
 		-kernel "$bzimage" -initrd "$2" \

@@ -1377,7 +1377,7 @@ static struct kunit_suite spanalloc_robust_suite = {
 
 /* ---- stress: threads, cross-CPU frees, interrupts, hotplug ---- */
 
-static unsigned long stress_ops = 250000;
+static unsigned long stress_ops = 1000000;
 module_param(stress_ops, ulong, 0444);
 MODULE_PARM_DESC(stress_ops, "Operations of the stress test, all threads together");
 
@@ -1405,7 +1405,16 @@ struct sa_stress {
 	atomic_t bad;
 };
 
-/* An object holds its size, the pattern's check word and the CPU it came from. */
+/* The byte an object of @size at @p is filled with. */
+static u8 sa_stress_pattern(const void *p, u32 size)
+{
+	return (u8)(((unsigned long)p >> 4) ^ size);
+}
+
+/*
+ * An object holds its size, the size's complement and the CPU it came from,
+ * then its pattern byte up to its last byte.
+ */
 static void *sa_stress_alloc(struct sa_stress *st, struct rnd_state *rnd)
 {
 	u32 r = prandom_u32_state(rnd);
@@ -1418,13 +1427,14 @@ static void *sa_stress_alloc(struct sa_stress *st, struct rnd_state *rnd)
 	p[0] = size;
 	p[1] = ~size;
 	p[2] = raw_smp_processor_id();
-	((u8 *)p)[size - 1] = (u8)size;
+	memset(p + 3, sa_stress_pattern(p, size), size - 3 * sizeof(u32));
 	return p;
 }
 
 static void sa_stress_free(struct sa_stress *st, u32 *p, unsigned long *cross_cpu)
 {
-	if (p[1] != ~p[0] || ((u8 *)p)[p[0] - 1] != (u8)p[0])
+	if (p[1] != ~p[0] ||
+	    memchr_inv(p + 3, sa_stress_pattern(p, p[0]), p[0] - 3 * sizeof(u32)))
 		atomic_inc(&st->bad);
 	if (cross_cpu && p[2] != raw_smp_processor_id())
 		(*cross_cpu)++;

@@ -68,9 +68,9 @@ else
 	toggles=0
 	for i in 1 2 3; do
 		echo 0 >"/sys/devices/system/cpu/cpu$cpu/online" && toggles=$((toggles + 1))
-		sleep 1
+		sleep 0.5
 		echo 1 >"/sys/devices/system/cpu/cpu$cpu/online"
-		sleep 1
+		sleep 0.5
 	done
 	wait "$wl"
 	t_eq "CPU $cpu went offline and online $toggles times during a workload" "$toggles" 3
