@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make demo`: see spanalloc work. The set-up of `make test` (packages, the
-# cached test kernel, the modules, a busybox initramfs, QEMU with 2 CPUs on 2
+# cached test kernel, the modules, a busybox initramfs, QEMU with 4 CPUs on 2
 # NUMA nodes; scripts/vm-lib.sh), with scripts/demo-guest.sh as /init: it
 # loads spanalloc, shows its debugfs tables, runs the example client's
 # workload (tests/example) on every vCPU, shows the tables again, frees

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make test`: build spanalloc and its test modules against the cached test
-# kernel, boot it in QEMU (2 CPUs, 2 NUMA nodes), run every KUnit suite and
+# kernel, boot it in QEMU (4 CPUs, 2 NUMA nodes), run every KUnit suite and
 # kselftest, scan the console for splats, and print one closing line
 # "N passed, N failed[, N skipped]". Exit status 0 only when all is well.
 #
@@ -10,7 +10,8 @@
 #
 # Environment: TEST_TIMEOUT (s, default 1800), HARNESS_HANG_TIMEOUT (s,
 # default 120), SPANALLOC_ACCEL (kvm|tcg, default: probe KVM, else tcg),
-# KVM_PROBE_TIMEOUT (s, default 20), JOBS (default 2), SPANALLOC_CACHE.
+# KVM_PROBE_TIMEOUT (s, default 20), JOBS (default 2), VM_CPUS (default 4),
+# SPANALLOC_CACHE.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
