@@ -290,7 +290,6 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 					 const bool full)
 {
 	struct sa_pcpu *c;
-	bool ok;
 
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
 		/* The hooks touch the object: it must be live before they run. */
@@ -318,26 +317,27 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	WRITE_ONCE(c->busy, 1);
 	barrier();
 	/* Freed once already, locally or remotely: a double free. */
-	ok = !test_bit(idx, s->remote_free) && __test_and_clear_bit(idx, s->alloc_bits);
-	if (likely(ok)) {
-		s->alloc_count--;
-		/*
-		 * The object allocated last comes back: step the window back
-		 * over it, so the next allocation reuses it (hot in the cache)
-		 * instead of walking the whole span.
-		 */
-		if (idx + 1 == s->freeindex) {
-			s->freeindex = idx;
-			s->alloc_cache = (s->alloc_cache << 1) | 1;
-		}
+	if (unlikely(test_bit(idx, s->remote_free) ||
+		     !__test_and_clear_bit(idx, s->alloc_bits))) {
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		put_cpu_ptr(pool->pcpu);
+		sa_report("double free", obj, caller);
+		return;
+	}
+	s->alloc_count--;
+	/*
+	 * The object allocated last comes back: step the window back over it,
+	 * so the next allocation reuses it (hot in the cache) instead of
+	 * walking the whole span.
+	 */
+	if (idx + 1 == s->freeindex) {
+		s->freeindex = idx;
+		s->alloc_cache = (s->alloc_cache << 1) | 1;
 	}
 	barrier();
 	WRITE_ONCE(c->busy, 0);
 	put_cpu_ptr(pool->pcpu);
-	if (unlikely(!ok)) {
-		sa_report("double free", obj, caller);
-		return;
-	}
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 }
 
