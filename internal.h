@@ -251,7 +251,11 @@ static __always_inline struct sa_span *sa_lookup(const void *p)
 	} else if (!sa_lookup_far(a)) {
 		return NULL;
 	}
-	page = virt_to_page(p);
+	/* On x86-64, __pa() of the direct map is the offset from PAGE_OFFSET. */
+	if (IS_ENABLED(CONFIG_X86_64) && IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP))
+		page = pfn_to_page((a - PAGE_OFFSET) >> PAGE_SHIFT);
+	else
+		page = virt_to_page(p);
 	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
 		return NULL;
 	return (struct sa_span *)READ_ONCE(page->private);

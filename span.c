@@ -282,6 +282,9 @@ bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 		if (!__test_and_clear_bit(idx, s->alloc_bits))
 			goto double_free;
 		s->alloc_count--;
+		/* Still partial: it stays where it is on the list. */
+		if (!was_full && s->alloc_count && !s->quarantined)
+			goto out;
 		list_del(&s->list);
 		if (!s->quarantined) {
 			if (was_full)
@@ -291,6 +294,7 @@ bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 		}
 		empty = sa_central_place(c, s);
 	}
+out:
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	if (empty)
 		sa_heap_free_span(s);

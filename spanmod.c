@@ -136,68 +136,162 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 	return obj;
 }
 
-static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
-					   size_t req, unsigned long caller)
+/*
+ * Zero an object of @len bytes, a multiple of 8: up to 64 bytes by
+ * overlapping word stores from both ends (no call, no loop), else memset().
+ * Return: @p.
+ */
+static __always_inline void *sa_zero(void *p, unsigned int len)
 {
-	unsigned long got;
-	struct sa_pcpu *c;
-	void *obj;
-	bool fresh;
+	u64 *q = p, *e = p + len;
 
-again:
-	got = 0;
+	if (len > 64)
+		return memset(p, 0, len);
+	q[0] = 0;
+	e[-1] = 0;
+	if (len > 16) {
+		q[1] = 0;
+		e[-2] = 0;
+		if (len > 32) {
+			q[2] = 0;
+			q[3] = 0;
+			e[-4] = 0;
+			e[-3] = 0;
+		}
+	}
+	return p;
+}
+
+/*
+ * Take an object from this CPU's span of @pool: the per-CPU critical section
+ * of the fast path. Return: the object (with SA_FRESH), or 0 when the CPU
+ * has no span, its span is full or on another node, or an interrupted
+ * critical section holds the cache.
+ */
+static __always_inline unsigned long sa_pcpu_take(struct sa_pool *pool, int node,
+						  const bool fast)
+{
+	unsigned long got = 0;
+	struct sa_pcpu *c;
+
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(!c->busy)) {
 		struct sa_span *s = c->span;
 
 		WRITE_ONCE(c->busy, 1);
 		barrier();
-		if (likely(s) && (node == NUMA_NO_NODE || node == s->node))
-			got = sa_span_next_free(s);
+		if (likely(s) && (node == NUMA_NO_NODE || node == s->node)) {
+			/* The fast path calls nothing: an empty window is a miss. */
+			if (!fast || likely(s->alloc_cache))
+				got = sa_span_next_free(s);
+		}
 		barrier();
 		WRITE_ONCE(c->busy, 0);
 	}
 	put_cpu_ptr(pool->pcpu);
-	if (unlikely(!got)) {
-		got = sa_pool_refill(pool, gfp, node);
-		if (unlikely(!got))
-			return NULL;
-	}
-	obj = (void *)(got & ~SA_FRESH);
-	fresh = got & SA_FRESH;
-	sa_kasan_unpoison(obj, pool->cls->size);
-	if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
-		/* A corrupted object is reported, never handed out: take another. */
-		if (unlikely(!sa_debug_alloc(pool, obj, caller))) {
-			sa_kasan_free(obj, pool->cls->size);
-			goto again;
-		}
-		fresh = false;
-	}
+	return got;
+}
+
+/* Hand out @got (object | SA_FRESH), unpoisoned: count, zero, tell kmemleak. */
+static __always_inline void *sa_alloc_finish(struct sa_pool *pool, unsigned long got,
+					     gfp_t gfp, size_t req)
+{
+	void *obj = (void *)(got & ~SA_FRESH);
+
 	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
-	if (sa_want_zero(pool, gfp) && !fresh)
-		memset(obj, 0, pool->usable);
+	if (sa_want_zero(pool, gfp) && !(got & SA_FRESH))
+		obj = sa_zero(obj, pool->usable);
 	sa_kasan_tail(obj, req, pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
+	return obj;
+}
+
+/*
+ * The whole allocation path: refill, debug checks, tracing. The fast path
+ * comes here when this CPU's span has nothing, or a runtime hook is on.
+ */
+static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int node,
+					 size_t req, unsigned long caller)
+{
+	unsigned long got;
+	void *obj;
+
+	for (;;) {
+		got = sa_pcpu_take(pool, node, false);
+		if (unlikely(!got)) {
+			got = sa_pool_refill(pool, gfp, node);
+			if (unlikely(!got))
+				return NULL;
+		}
+		obj = (void *)(got & ~SA_FRESH);
+		sa_kasan_unpoison(obj, pool->cls->size);
+		if (!static_branch_unlikely(&sa_debug_active) || !pool->debug)
+			break;
+		/* A corrupted object is reported, never handed out: take another. */
+		if (likely(sa_debug_alloc(pool, obj, caller))) {
+			got = (unsigned long)obj;
+			break;
+		}
+		sa_kasan_free(obj, pool->cls->size);
+	}
+	obj = sa_alloc_finish(pool, got, gfp, req);
 	trace_alloc(caller, obj, req, pool->usable, gfp, node);
 	return obj;
 }
 
-/* Is there anything to do to an object before it is free again? */
-static __always_inline bool sa_free_hooks(struct sa_pool *pool)
+/* Runtime hooks the fast paths leave to the full ones: debug mode, tracing. */
+static __always_inline bool sa_pool_hooked(struct sa_pool *pool)
 {
-	return IS_ENABLED(CONFIG_KASAN_GENERIC) || IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
-	       want_init_on_free() ||
-	       (static_branch_unlikely(&sa_debug_active) && pool->debug);
+	return static_branch_unlikely(&sa_debug_active) && pool->debug;
 }
 
+static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
+					   size_t req, unsigned long caller)
+{
+	unsigned long got = 0;
+
+	if (likely(!sa_pool_hooked(pool) && !trace_alloc_enabled()))
+		got = sa_pcpu_take(pool, node, true);
+	if (unlikely(!got))
+		return sa_pool_alloc_full(pool, gfp, node, req, caller);
+	sa_kasan_unpoison((void *)(got & ~SA_FRESH), pool->cls->size);
+	return sa_alloc_finish(pool, got, gfp, req);
+}
+
+/* Free hooks compiled in: they run on the fast path too. */
+static __always_inline bool sa_free_hooks_built(void)
+{
+	return IS_ENABLED(CONFIG_KASAN_GENERIC) || IS_ENABLED(CONFIG_DEBUG_KMEMLEAK);
+}
+
+/* Runtime free hooks, left to the full path: init_on_free, debug mode. */
+static __always_inline bool sa_free_hooked(struct sa_pool *pool)
+{
+	return want_init_on_free() || sa_pool_hooked(pool);
+}
+
+/* A free that this CPU's cache cannot take: the central list's, locked. */
+static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *s,
+					  void *obj, unsigned int idx, unsigned long caller)
+{
+	if (unlikely(!sa_central_free(pool, s, idx))) {
+		sa_report("double free", obj, caller);
+		return;
+	}
+	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+}
+
+/*
+ * Free a live-looking object of a small span. @full: the runtime hooks may be
+ * on (the full path); the fast path passes false and has checked they are off.
+ */
 static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
-					 void *obj, unsigned int idx, unsigned long caller)
+					 void *obj, unsigned int idx, unsigned long caller,
+					 const bool full)
 {
 	struct sa_pcpu *c;
-	bool ok;
 
-	if (sa_free_hooks(pool)) {
+	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
 			sa_report("double free", obj, caller);
@@ -205,44 +299,45 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		}
 		sa_kmemleak_free(s, idx, obj);
 		sa_kasan_unpoison(obj, pool->cls->size);
-		if (static_branch_unlikely(&sa_debug_active) && pool->debug) {
+		if (full && sa_pool_hooked(pool)) {
 			sa_debug_free(pool, s, obj, caller);
 			if (unlikely(READ_ONCE(s->quarantined)))
 				sa_quarantine(pool, s);
-		} else if (want_init_on_free() && !pool->ctor) {
+		} else if (full && want_init_on_free() && !pool->ctor) {
 			memset(obj, 0, pool->cls->size);
 		}
 		sa_kasan_free(obj, pool->cls->size);
 	}
 	c = get_cpu_ptr(pool->pcpu);
-	if (likely(!c->busy && c->span == s)) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
-		/* Freed once already, locally or remotely: a double free. */
-		ok = !test_bit(idx, s->remote_free) && __test_and_clear_bit(idx, s->alloc_bits);
-		if (likely(ok)) {
-			s->alloc_count--;
-			/*
-			 * The object allocated last comes back: step the window
-			 * back over it, so the next allocation reuses it (hot
-			 * in the cache) instead of walking the whole span.
-			 */
-			if (idx + 1 == s->freeindex) {
-				s->freeindex = idx;
-				s->alloc_cache = (s->alloc_cache << 1) | 1;
-			}
-		}
+	if (unlikely(c->busy || c->span != s)) {
+		put_cpu_ptr(pool->pcpu);
+		sa_pool_free_central(pool, s, obj, idx, caller);
+		return;
+	}
+	WRITE_ONCE(c->busy, 1);
+	barrier();
+	/* Freed once already, locally or remotely: a double free. */
+	if (unlikely(test_bit(idx, s->remote_free) ||
+		     !__test_and_clear_bit(idx, s->alloc_bits))) {
 		barrier();
 		WRITE_ONCE(c->busy, 0);
 		put_cpu_ptr(pool->pcpu);
-	} else {
-		put_cpu_ptr(pool->pcpu);
-		ok = sa_central_free(pool, s, idx);
-	}
-	if (unlikely(!ok)) {
 		sa_report("double free", obj, caller);
 		return;
 	}
+	s->alloc_count--;
+	/*
+	 * The object allocated last comes back: step the window back over it,
+	 * so the next allocation reuses it (hot in the cache) instead of
+	 * walking the whole span.
+	 */
+	if (idx + 1 == s->freeindex) {
+		s->freeindex = idx;
+		s->alloc_cache = (s->alloc_cache << 1) | 1;
+	}
+	barrier();
+	WRITE_ONCE(c->busy, 0);
+	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 }
 
@@ -369,7 +464,8 @@ static noinline void *sa_alloc_debug(size_t size, gfp_t flags, int node, unsigne
 			     node, size, caller);
 }
 
-static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
+/* Every allocation of the size API but the fast path's: checks, reports, large. */
+static noinline void *sa_alloc_full(size_t size, gfp_t flags, int node, unsigned long caller)
 {
 	if (unlikely(!size))
 		return ZERO_SIZE_PTR;
@@ -388,6 +484,29 @@ static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsign
 		return sa_alloc_debug(size, flags, node, caller);
 	if (unlikely(size > SPANALLOC_MAX_SMALL))
 		return sa_alloc_large(size, flags, node, caller);
+	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
+}
+
+/*
+ * The gfp checks of sa_fix_flags() that may report or refuse. Return: true
+ * if none can, so the fast path needs only might_alloc().
+ */
+static __always_inline bool sa_gfp_plain(gfp_t flags)
+{
+	if (unlikely(flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA)))
+		return false;
+	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || !gfpflags_allow_blocking(flags) ||
+	       likely(preemptible());
+}
+
+/* The fast path: a small size, plain flags, no debug mode; else sa_alloc_full(). */
+static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
+{
+	if (unlikely(size - 1 >= SPANALLOC_MAX_SMALL || sa_bad_node(node) ||
+		     !sa_gfp_plain(flags) ||
+		     (static_branch_unlikely(&sa_debug_active) && sa_debug_all)))
+		return sa_alloc_full(size, flags, node, caller);
+	might_alloc(flags);
 	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
 }
 
@@ -422,12 +541,17 @@ void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
 }
 EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 
-static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
-				    unsigned long caller)
+/* Every free but the fast path's: checks and reports, large objects, hooks. */
+static noinline void sa_free_full(const void *p, struct spanalloc_cache *cache,
+				  unsigned long caller)
 {
 	struct sa_span *s;
 	unsigned int idx;
 
+	if (cache && unlikely(!cache->pool.pcpu)) {
+		sa_report("free to a destroyed cache", p, caller);
+		return;
+	}
 	if (unlikely(ZERO_OR_NULL_PTR(p)))
 		return;
 	s = sa_check_free(p, &idx, caller);
@@ -439,9 +563,42 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	}
 	trace_free(caller, p, s->elemsize);
 	if (likely(s->state == SA_SPAN_SMALL))
-		sa_pool_free(s->pool, s, (void *)p, idx, caller);
+		sa_pool_free(s->pool, s, (void *)p, idx, caller, true);
 	else
 		sa_large_free(s);
+}
+
+/*
+ * The fast path: an object of a small span, of @cache if given, with no
+ * runtime hook on. Anything else, a mistake included, goes to sa_free_full(),
+ * which checks in the documented order and reports.
+ */
+static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
+				    unsigned long caller)
+{
+	struct sa_span *s;
+	unsigned int idx;
+
+	/* A named cache's NULL still goes to the destroyed-cache check. */
+	if (unlikely(ZERO_OR_NULL_PTR(p))) {
+		if (cache)
+			goto full;
+		return;
+	}
+	s = sa_lookup(p);
+	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
+		goto full;
+	idx = sa_span_index(s, p);
+	if (unlikely((unsigned long)p != s->base + (unsigned long)idx * s->elemsize))
+		goto full;
+	if (cache && unlikely(s->pool != &cache->pool))
+		goto full;
+	if (unlikely(sa_free_hooked(s->pool) || trace_free_enabled()))
+		goto full;
+	sa_pool_free(s->pool, s, (void *)p, idx, caller, false);
+	return;
+full:
+	sa_free_full(p, cache, caller);
 }
 
 /**
@@ -546,6 +703,110 @@ static bool sa_bulk_args_ok(size_t nr, void **p, unsigned long caller)
 	return true;
 }
 
+/*
+ * Take objects of span @s for @p[@i..@nr) from its allocCache window, with
+ * the span's allocation state kept in registers meanwhile; then one more by
+ * sa_span_next_free(), which moves the window. Return: the new @i, short of
+ * @nr only when the span is full.
+ *
+ * Context: owner of @s (per-CPU critical section).
+ */
+static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, size_t i,
+						size_t nr)
+{
+	unsigned long cache = s->alloc_cache, base = s->base, got;
+	unsigned int fi = s->freeindex, dirty = s->dirty_end, esz = s->elemsize;
+	unsigned int taken = 0;
+
+	while (i < nr) {
+		unsigned int idx;
+
+		if (!cache) {
+			s->alloc_cache = 0;
+			s->freeindex = fi;
+			s->alloc_count += taken;
+			s->dirty_end = dirty;
+			got = sa_span_next_free(s);
+			if (!got)
+				return i;
+			p[i++] = (void *)got;
+			cache = s->alloc_cache;
+			fi = s->freeindex;
+			dirty = s->dirty_end;
+			taken = 0;
+			continue;
+		}
+		idx = fi + __ffs(cache);
+		cache = (cache >> (idx - fi)) >> 1;
+		fi = idx + 1;
+		__set_bit(idx, s->alloc_bits);
+		got = base + (unsigned long)idx * esz;
+		if (idx >= dirty) {
+			dirty = idx + 1;
+			got |= SA_FRESH;
+		}
+		p[i++] = (void *)got;
+		taken++;
+	}
+	s->alloc_cache = cache;
+	s->freeindex = fi;
+	s->alloc_count += taken;
+	s->dirty_end = dirty;
+	return i;
+}
+
+/*
+ * Take @nr objects of @pool into @p, all in one critical section of this
+ * CPU's cache unless its span runs out (then one more per refill), and
+ * finish them outside it. All or nothing.
+ */
+static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void **p,
+			      size_t req, unsigned long caller)
+{
+	unsigned int len = pool->usable;
+	unsigned long got;
+	struct sa_pcpu *c;
+	size_t i = 0, j;
+	bool zero;
+
+	while (i < nr) {
+		c = get_cpu_ptr(pool->pcpu);
+		if (likely(!c->busy && c->span)) {
+			WRITE_ONCE(c->busy, 1);
+			barrier();
+			i = sa_span_take_bulk(c->span, p, i, nr);
+			barrier();
+			WRITE_ONCE(c->busy, 0);
+		}
+		put_cpu_ptr(pool->pcpu);
+		if (i < nr) {
+			got = sa_pool_refill(pool, gfp, NUMA_NO_NODE);
+			if (unlikely(!got))
+				break;
+			p[i++] = (void *)got;
+		}
+	}
+	this_cpu_add(pool->pcpu->stat[SA_ALLOC], i);
+	zero = sa_want_zero(pool, gfp);
+	for (j = 0; j < i; j++) {
+		void *obj;
+
+		got = (unsigned long)p[j];
+		obj = (void *)(got & ~SA_FRESH);
+		sa_kasan_unpoison(obj, pool->cls->size);
+		if (zero && !(got & SA_FRESH))
+			sa_zero(obj, len);
+		sa_kasan_tail(obj, req, pool->cls->size);
+		sa_kmemleak_alloc(obj, pool->cls->size, gfp);
+		p[j] = obj;
+	}
+	if (likely(i == nr))
+		return nr;
+	while (i--)
+		sa_free_full(p[i], NULL, caller);
+	return 0;
+}
+
 static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags,
 			 size_t nr, void **p, unsigned long caller)
 {
@@ -553,6 +814,8 @@ static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags
 
 	if (!sa_bulk_args_ok(nr, p, caller))
 		return 0;
+	if (cache && !sa_pool_hooked(&cache->pool) && !trace_alloc_enabled())
+		return sa_pool_alloc_bulk(&cache->pool, flags, nr, p, cache->object_size, caller);
 	for (i = 0; i < nr; i++) {
 		p[i] = cache ? sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE,
 					     cache->object_size, caller)
@@ -565,6 +828,87 @@ fail:
 	while (i--)
 		sa_free(p[i], cache, caller);
 	return 0;
+}
+
+/*
+ * Free the run of objects @p[@i..@nr) that lie in this CPU's span of their
+ * pool, in one critical section, stopping at the first object that is not
+ * one (another span, a mistake, a double free). Return: the index where the
+ * run stopped; that object is the caller's.
+ */
+static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **p,
+			       size_t i)
+{
+	unsigned long base, size;
+	unsigned int done = 0;
+	struct sa_pool *pool;
+	struct sa_span *s;
+	struct sa_pcpu *c;
+
+	if (unlikely(ZERO_OR_NULL_PTR(p[i])))
+		return i;
+	s = sa_lookup(p[i]);
+	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
+		return i;
+	pool = s->pool;
+	if ((cache && unlikely(pool != &cache->pool)) ||
+	    unlikely(sa_free_hooked(pool) || trace_free_enabled()))
+		return i;
+	base = s->base;
+	size = (unsigned long)s->npages << PAGE_SHIFT;
+	c = get_cpu_ptr(pool->pcpu);
+	if (likely(!c->busy && c->span == s)) {
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		for (; i < nr; i++) {
+			void *obj = p[i];
+			unsigned int idx;
+
+			/* Another span (or NULL: it wraps) ends the run. */
+			if ((unsigned long)obj - base >= size)
+				break;
+			idx = sa_span_index(s, obj);
+			if (unlikely((unsigned long)obj != base + (unsigned long)idx * s->elemsize))
+				break;
+			/* Not live: sa_free() reports it. */
+			if (unlikely(!sa_span_obj_live(s, idx)))
+				break;
+			if (sa_free_hooks_built()) {
+				sa_kmemleak_free(s, idx, obj);
+				sa_kasan_unpoison(obj, pool->cls->size);
+				sa_kasan_free(obj, pool->cls->size);
+			}
+			__clear_bit(idx, s->alloc_bits);
+			s->alloc_count--;
+			if (idx + 1 == s->freeindex) {
+				s->freeindex = idx;
+				s->alloc_cache = (s->alloc_cache << 1) | 1;
+			}
+			done++;
+		}
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		this_cpu_add(pool->pcpu->stat[SA_FREE], done);
+	}
+	put_cpu_ptr(pool->pcpu);
+	return i;
+}
+
+/*
+ * Free @nr objects of @cache (or of anyone, if NULL): runs of objects of
+ * this CPU's spans in one critical section each, the others one by one
+ * through sa_free(), in order.
+ */
+static void sa_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p,
+			 unsigned long caller)
+{
+	size_t i = 0;
+
+	while (i < nr) {
+		i = sa_free_bulk_run(cache, nr, p, i);
+		if (i < nr)
+			sa_free(p[i++], cache, caller);
+	}
 }
 
 /**
@@ -594,12 +938,9 @@ EXPORT_SYMBOL_GPL(spanalloc_alloc_bulk);
  */
 void spanalloc_free_bulk(size_t nr, void **p)
 {
-	size_t i;
-
 	if (!sa_bulk_args_ok(nr, p, _RET_IP_))
 		return;
-	for (i = 0; i < nr; i++)
-		sa_free(p[i], NULL, _RET_IP_);
+	sa_free_bulk(NULL, nr, p, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_free_bulk);
 
@@ -823,6 +1164,15 @@ static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t
 	return sa_fix_flags(flags, caller);
 }
 
+/* Every allocation from a named cache but the fast path's: checks and reports. */
+static noinline void *sa_cache_alloc_full(struct spanalloc_cache *cache, gfp_t flags,
+					  unsigned long caller)
+{
+	if (unlikely(!sa_cache_usable(cache, &flags, caller)))
+		return NULL;
+	return sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, cache->object_size, caller);
+}
+
 /**
  * spanalloc_cache_alloc() - allocate an object from a named cache
  * @cache: the cache
@@ -833,8 +1183,10 @@ static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t
  */
 void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
 {
-	if (unlikely(!sa_cache_usable(cache, &flags, _RET_IP_)))
-		return NULL;
+	if (unlikely(!cache || READ_ONCE(cache->destroyed) || !sa_gfp_plain(flags) ||
+		     ((flags & __GFP_ZERO) && cache->pool.ctor)))
+		return sa_cache_alloc_full(cache, flags, _RET_IP_);
+	might_alloc(flags);
 	return sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, cache->object_size, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
@@ -852,10 +1204,6 @@ void spanalloc_cache_free(struct spanalloc_cache *cache, void *p)
 {
 	if (unlikely(!cache)) {
 		sa_report("cache_free to a NULL cache", p, _RET_IP_);
-		return;
-	}
-	if (unlikely(!cache->pool.pcpu)) {
-		sa_report("free to a destroyed cache", p, _RET_IP_);
 		return;
 	}
 	sa_free(p, cache, _RET_IP_);
@@ -893,16 +1241,13 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_alloc_bulk);
  */
 void spanalloc_cache_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p)
 {
-	size_t i;
-
 	if (unlikely(!cache || !cache->pool.pcpu)) {
 		sa_report("cache_free_bulk to a NULL or destroyed cache", p, _RET_IP_);
 		return;
 	}
 	if (!sa_bulk_args_ok(nr, p, _RET_IP_))
 		return;
-	for (i = 0; i < nr; i++)
-		sa_free(p[i], cache, _RET_IP_);
+	sa_free_bulk(cache, nr, p, _RET_IP_);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_free_bulk);
 

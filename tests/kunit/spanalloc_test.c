@@ -670,6 +670,62 @@ static void api_bulk_all_or_nothing(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
+/*
+ * Bulk calls take and give back runs of objects in one critical section:
+ * across several spans (refills), every object distinct, live and zeroed
+ * when reused, counters exact, a duplicate in a bulk free reported once.
+ */
+static void api_bulk_batched(struct kunit *test)
+{
+	const unsigned int n = 300;	/* 64 B objects, 128 per span */
+	struct spanalloc_cache *cache;
+	struct spanalloc_ptr_info info;
+	unsigned long a0, f0, a1, f1;
+	unsigned int i, j;
+	void **p, *lost;
+
+	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	cache = spanalloc_cache_create("sa_test_bulk_batch", 64, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, cache);
+	KUNIT_ASSERT_EQ(test, spanalloc_cache_alloc_bulk(cache, GFP_KERNEL, n, p), (int)n);
+	for (i = 0; i < n; i++)
+		memset(p[i], 0xa5, 64);
+	spanalloc_cache_free_bulk(cache, n, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+
+	spanalloc_debug_counts(&a0, &f0);
+	KUNIT_ASSERT_EQ(test, spanalloc_cache_alloc_bulk(cache, GFP_KERNEL | __GFP_ZERO, n, p),
+			(int)n);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, a1 - a0, (unsigned long)n);
+	KUNIT_EXPECT_EQ(test, f1 - f0, 0UL);
+	for (i = 0; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p[i], &info), 0);
+		KUNIT_EXPECT_TRUE(test, info.live);
+		KUNIT_EXPECT_EQ(test, info.size, 64U);
+		KUNIT_EXPECT_NULL(test, memchr_inv(p[i], 0, 64));
+		for (j = 0; j < i; j++)
+			KUNIT_ASSERT_PTR_NE(test, p[i], p[j]);
+	}
+
+	/* Interleave the spans, and free one object twice. */
+	for (i = 0; i + 200 < n; i++)
+		swap(p[i], p[i + 200]);
+	lost = p[n - 1];
+	p[n - 1] = p[7];
+	spanalloc_cache_free_bulk(cache, n, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	spanalloc_cache_free(cache, lost);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	spanalloc_debug_counts(&a1, &f1);
+	KUNIT_EXPECT_EQ(test, f1 - f0, (unsigned long)n);
+	for (i = 0; i < n; i++)
+		KUNIT_EXPECT_TRUE(test, spanalloc_debug_lookup(p[i], &info) || !info.live);
+	spanalloc_cache_destroy(cache);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
 static atomic_t sa_ctor_calls;
 
 static void sa_test_ctor(void *obj)
@@ -1746,6 +1802,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_pow2_alignment),
 	KUNIT_CASE(api_realloc),
 	KUNIT_CASE(api_bulk_all_or_nothing),
+	KUNIT_CASE(api_bulk_batched),
 	KUNIT_CASE(api_cache_ctor_and_align),
 	KUNIT_CASE(api_cache_destroy_live),
 	KUNIT_CASE(api_node_placement),
