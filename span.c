@@ -41,6 +41,12 @@
  *    carve a new one from the page heap, and give the full one back.
  * 5. If the heap has no free span long enough, it takes a chunk from
  *    alloc_pages().
+ * The exported calls first try a fast path (spanmod.c) that does step 2
+ * only and calls nothing; whatever it does not handle (an empty window,
+ * debug mode, tracing, init_on_free, a caller mistake, a large object) goes
+ * to the full path, which does every step, check and report. Bulk calls take
+ * all their objects in one per-CPU critical section (one more per refill),
+ * and free each run of objects of the owned span in one.
  *
  * Freeing an object
  * -----------------
