@@ -434,10 +434,17 @@ static inline void sa_kasan_free(const void *p, size_t size)
 {
 	kasan_poison(p, size, SA_KASAN_FREE, false);
 }
+
+/* The shadow byte of @p (for the tests). */
+static inline u8 sa_kasan_shadow(const void *p)
+{
+	return *(u8 *)kasan_mem_to_shadow(p);
+}
 #else
 static inline void sa_kasan_unpoison(const void *p, size_t size) {}
 static inline void sa_kasan_tail(const void *p, size_t req, size_t size) {}
 static inline void sa_kasan_free(const void *p, size_t size) {}
+static inline u8 sa_kasan_shadow(const void *p) { return 0; }
 #endif
 
 /* Fault injection reports nothing by itself: no stack dump per failure. */

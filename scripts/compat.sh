@@ -1,9 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make test-compat`: spanalloc on the kernels people run, Debian 12's stock
-# 6.1, 6.12 and 6.12-rt, and its packaging (DKMS, `make install`).
+# 6.1, 6.12 and 6.12-rt, on a kernel without debugfs, and its packaging
+# (DKMS, `make install`).
 #
-# For each kernel (the newest installable version of its Debian package):
+# For each kernel (the newest installable version of its Debian package; for
+# 6.12-nodebugfs, our test kernel with tests/config/nodebugfs.config over
+# tests/config/test-kernel.config, built and cached by scripts/kernel.sh,
+# and no step 1):
 #  1. install its image and headers with apt-get (--no-install-recommends,
 #     INITRD=No: no initramfs is generated; refuses to run if a bootloader
 #     hook would run, unless COMPAT_ALLOW_BOOTLOADER=1);
@@ -11,9 +15,13 @@
 #     headers with W=1: no warning allowed;
 #  3. boot the image in QEMU (2 vCPUs on 2 NUMA nodes, TCG unless KVM boots)
 #     with a busybox initramfs whose /init loads spanalloc and the example
-#     client, runs an example workload, has drop_caches call spanalloc's
-#     shrinker, unloads the client, runs the kselftests of
-#     tests/selftests/spanalloc/, unloads spanalloc;
+#     client, runs an example workload (through debugfs, or without it
+#     through the client's module parameters), has drop_caches call
+#     spanalloc's shrinker (seen in debugfs "stats": skipped without it),
+#     unloads the client, runs the KUnit modules if the kernel has KUnit
+#     (their KTAP from the kernel log), runs the kselftests of
+#     tests/selftests/spanalloc/ (those that need debugfs skip without it),
+#     unloads spanalloc;
 #  4. scan the console for kernel reports (scripts/results.py's patterns).
 # Then, once: modinfo of spanalloc.ko (version, description, author, license,
 # a description for every parameter); `dkms add`/`dkms install` for one kernel,
@@ -22,12 +30,13 @@
 #
 # Test cases, each counted once in the closing "N passed, N failed[, N
 # skipped]" line: per kernel build, load, example-load, example-run,
-# shrinker, every kselftest case (TAP, counted as `make test` counts them),
-# unload, console;
+# shrinker, every KUnit case, every kselftest case (TAP, counted as `make
+# test` counts them), unload, console;
 # then modinfo, dkms, dkms-client, install, install-client. A step that could
 # not run because an earlier one failed counts as failed.
 #
-# Environment: COMPAT_KERNELS (labels, default "6.1 6.12 6.12-rt"),
+# Environment: COMPAT_KERNELS (labels, default "6.1 6.12 6.12-rt
+# 6.12-nodebugfs"),
 # COMPAT_DKMS_KERNEL (label, default 6.12), COMPAT_TIMEOUT (s per VM, default
 # 600), COMPAT_APT_UPDATE=1 (apt-get update even if nothing is missing),
 # COMPAT_ALLOW_BOOTLOADER=1, SPANALLOC_ACCEL (kvm|tcg), KVM_PROBE_TIMEOUT,
@@ -40,7 +49,7 @@ out=$here/.test-out/compat
 cache=${SPANALLOC_CACHE:-$HOME/.cache/spanalloc}
 jobs=${JOBS:-2}
 vm_timeout=${COMPAT_TIMEOUT:-600}
-labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt}
+labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt 6.12-nodebugfs}
 dkms_label=${COMPAT_DKMS_KERNEL:-6.12}
 start=$(date +%s)
 
@@ -78,12 +87,29 @@ have_pkg() {
 }
 available() { apt-cache show --no-all-versions "$1" >/dev/null 2>&1; }
 
-# resolve LABEL: sets kver (kernel release) and pkgs (packages to install).
+# The kernel without debugfs: our own build (cold: 6 minutes measured).
+nodbg=
+nodbg_build() {
+	[ -z "$nodbg" ] || return 0
+	"$here/scripts/deps.sh" || die "scripts/deps.sh failed"
+	nodbg=$("$here/scripts/kernel.sh" "$here/tests/config/test-kernel.config" \
+		"$here/tests/config/nodebugfs.config") ||
+		die "scripts/kernel.sh could not build the kernel without debugfs"
+}
+
+# resolve LABEL: sets kver (kernel release), pkgs (packages to install), hdr
+# (the tree to build against) and image (the kernel to boot).
 resolve() {
 	local flavour n k
 	kver=
 	pkgs=()
 	case "$1" in
+	6.12-nodebugfs)
+		nodbg_build
+		kver=$(cat "$nodbg/include/config/kernel.release")
+		hdr=$nodbg
+		image=$nodbg/arch/x86/boot/bzImage
+		return 0 ;;
 	6.1)
 		n=$(apt-cache show --no-all-versions linux-headers-amd64 2>/dev/null |
 			sed -n 's/^Depends:.*\(linux-headers-6\.1\.[^ ,]*-amd64\).*/\1/p' |
@@ -91,10 +117,12 @@ resolve() {
 		[ -n "$n" ] || return 1
 		kver=${n#linux-headers-}
 		pkgs=(linux-image-amd64 linux-headers-amd64)
+		hdr=/usr/src/linux-headers-$kver
+		image=/boot/vmlinuz-$kver
 		return 0 ;;
 	6.12) flavour=amd64 ;;
 	6.12-rt) flavour=rt-amd64 ;;
-	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt)" ;;
+	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt 6.12-nodebugfs)" ;;
 	esac
 	for n in $(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
 		   grep -E "^linux-image-6\.12\.[0-9]+\+deb12-$flavour-unsigned\$" |
@@ -104,19 +132,23 @@ resolve() {
 		if available "$n" && available "linux-headers-$k"; then
 			kver=$k
 			pkgs=("$n" "linux-headers-$k")
+			hdr=/usr/src/linux-headers-$k
+			image=/boot/vmlinuz-$k
 			return 0
 		fi
 	done
 	return 1
 }
 
-declare -A kvers
+declare -A kvers khdr kimage
 resolve_all() {
 	local l
 	want=()
 	for l in $labels; do
 		resolve "$l" || return 1
 		kvers[$l]=$kver
+		khdr[$l]=$hdr
+		kimage[$l]=$image
 		want+=("${pkgs[@]}")
 	done
 }
@@ -131,7 +163,7 @@ for p in "${tools[@]}" "${want[@]}"; do
 	have_pkg "$p" || missing+=("$p")
 done
 for l in $labels; do
-	[ -f "/boot/vmlinuz-${kvers[$l]}" ] || log "${kvers[$l]}: image not installed"
+	[ -f "${kimage[$l]}" ] || log "${kvers[$l]}: image not installed"
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	# Kernel packages run /etc/kernel/postinst.d: initramfs-tools is skipped
@@ -250,9 +282,14 @@ if [ -f $lib/tests/example/spanalloc_example.ko ]; then
 	say "insmod spanalloc_example"
 	if insmod $lib/tests/example/spanalloc_example.ko; then
 		res "SA-COMPAT-EXAMPLE-LOADED"
+		# Without debugfs, the same files are module parameters.
+		[ -d $ex ] || ex=/sys/module/spanalloc_example/parameters
 		if [ -w $ex/run ]; then
-			say "example run 2000"
+			say "example run 2000 ($ex)"
 			res "SA-COMPAT-EXAMPLE-BEGIN"
+			res "via: $ex"
+			res "cpus: $(nproc)"
+			res "per-cpu: 2000"
 			echo 2000 >$ex/run
 			res "run-status: $?"
 			sed 's/^/held./' $ex/held >&3
@@ -279,6 +316,26 @@ if [ -f $lib/tests/example/spanalloc_example.ko ]; then
 		res "SA-INSMOD-FAIL spanalloc_example"
 	fi
 fi
+# KUnit modules (on a kernel with KUnit): their KTAP from the kernel log,
+# which has it with or without debugfs. Every suite but spanalloc_stress,
+# whose quota of cross-CPU frees a kernel without KASAN misses (see
+# docs/compat.md); make test runs it.
+kf=/sys/module/kunit/parameters/filter_glob
+[ -w $kf ] && printf %s 'spanalloc_[!s]*' >$kf	# no newline: it would be matched
+for ko in $(ls $lib/kunit/*.ko 2>/dev/null); do
+	name=$(basename "$ko" .ko | tr - _)
+	say "insmod $name"
+	res "SA-KUNIT-MODULE $name"
+	dmesg -c >/dev/null
+	if insmod "$ko"; then
+		res "SA-KTAP-BEGIN $name dmesg"
+		dmesg >&3
+		res "SA-KTAP-END $name dmesg"
+		rmmod "$name" || res "SA-RMMOD-FAIL $name"
+	else
+		res "SA-INSMOD-FAIL $name"
+	fi
+done
 st=$lib/selftests
 if [ -f $st/.sa-progs ]; then
 	while read -r prog; do
@@ -314,10 +371,10 @@ EOF
 
 # --- the judge (reuses scripts/results.py) ------------------------------------
 # Prints "ok|FAIL|skip NAME[: DETAIL]" lines, one per test case, for a kernel.
-judge() {	# judge DIR EXPECT_KSFT HAVE_EXAMPLE TIMED_OUT
+judge() {	# judge DIR EXPECT_KSFT HAVE_EXAMPLE TIMED_OUT EXPECT_KUNIT KERNEL_TREE
 	python3 - "$@" "$here/scripts" <<'EOF'
-import contextlib, io, re, sys
-d, expect_ksft, have_example, timed_out, scripts = sys.argv[1:6]
+import contextlib, io, os, re, sys
+d, expect_ksft, have_example, timed_out, expect_kunit, ktree, scripts = sys.argv[1:8]
 sys.path.insert(0, scripts)
 import results as R
 
@@ -334,6 +391,7 @@ if ch['start'] is None:
     why = 'not run: the guest /init never started' + hung
     names = ['load'] + (['example-load', 'example-run', 'shrinker']
                         if have_example == '1' else [])
+    names += ['kunit ' + m for m in expect_kunit.split(',') if m]
     names += ['kselftest ' + p for p in expect_ksft.split(',') if p]
     for n in names + ['unload']:
         print('FAIL\t%s\t%s' % (n, why))
@@ -372,12 +430,40 @@ if have_example == '1':
             bad.append(l)
     if not any(l.startswith('error.') for l in body):
         bad.append('no error counters')
+    # The counts: every object allocated, a third freed from another CPU,
+    # the rest held until "free".
+    kv = dict((k, v.strip()) for k, _, v in (l.partition(':') for l in body))
+    try:
+        n = int(kv['cpus']) * int(kv['per-cpu'])
+        got = {k: int(kv[k]) for k in ('held.runs', 'held.allocated',
+               'held.freed', 'held.objects', 'after.allocated',
+               'after.freed')}
+    except (KeyError, ValueError) as e:
+        bad.append('counts missing: %s' % e)
+    else:
+        if got['held.runs'] != 1 or got['held.allocated'] != n:
+            bad.append('held: %d runs, %d allocated; want 1 run, %d'
+                       % (got['held.runs'], got['held.allocated'], n))
+        if got['held.freed'] != int(kv['cpus']) * (int(kv['per-cpu']) // 3):
+            bad.append('held: %d freed from another CPU, want a third: %d'
+                       % (got['held.freed'],
+                          int(kv['cpus']) * (int(kv['per-cpu']) // 3)))
+        if got['held.objects'] != got['held.allocated'] - got['held.freed']:
+            bad.append('held: %d objects, not allocated - freed = %d'
+                       % (got['held.objects'],
+                          got['held.allocated'] - got['held.freed']))
+        if got['after.freed'] != got['after.allocated']:
+            bad.append('after free: %d freed of %d allocated'
+                       % (got['after.freed'], got['after.allocated']))
     if not loaded:
         case(False, 'example-run', 'not run')
     elif not body:
-        case(False, 'example-run', 'no output (debugfs files missing?)')
+        case(False, 'example-run', 'no output (no run file?)')
     else:
-        case(not bad, 'example-run', '; '.join(bad))
+        case(not bad, 'example-run', '; '.join(bad) or
+             'through %s: %s allocated, %s freed on another CPU, %s held, '
+             'then all freed' % (kv.get('via'), kv.get('held.allocated'),
+                                 kv.get('held.freed'), kv.get('held.objects')))
         if 'SA-COMPAT-EXAMPLE-END' not in chan:
             cases[-1] = ('FAIL', 'example-run', 'did not finish' + hung)
 
@@ -395,6 +481,40 @@ if have_example == '1' and loaded:
             ok = int(kv['after']) > int(kv['before'])
             case(ok, 'shrinker', 'drop_caches: %s free pages, shrinker gave back %d'
                  % (kv['pages_free'], int(kv['after']) - int(kv['before'])))
+
+# KUnit: each module's kernel log parsed by kunit.py (results.py's
+# kunit_parse), a case per test case where kunit.py's output names them all.
+KUNIT_LEAF = re.compile(r'^\[[0-9:]+\] \[(PASSED|FAILED|SKIPPED|CRASHED)\] (.*)$')
+for mod in [m for m in expect_kunit.split(',') if m]:
+    logs = [l for m, _s, l in ch['suites'] if m == mod]
+    if mod in ch['insmod_fail']:
+        case(False, 'kunit ' + mod, 'insmod failed')
+        continue
+    if not logs:
+        case(False, 'kunit ' + mod, 'never ran' + hung)
+        continue
+    with open('%s/kunit-%s.log' % (d, mod), 'w') as f:
+        f.write('\n'.join(logs[0]) + '\n')
+    run = R.Run()
+    out = R.kunit_parse(run, '%s/kunit-%s.log' % (d, mod),
+                        os.path.realpath(ktree + '/source'),
+                        '%s/kunit-%s.txt' % (d, mod))
+    if run.failed or run.problems:
+        for l in out:
+            print('    ' + l, file=sys.stderr)
+    leaves = [m.groups() for m in map(KUNIT_LEAF.match, out) if m]
+    st = {'PASSED': 'ok', 'SKIPPED': 'skip'}
+    counts = tuple(sum(1 for r, _n in leaves if st.get(r, 'FAIL') == want)
+                   for want in ('ok', 'FAIL', 'skip'))
+    if leaves and counts == (run.passed, run.failed, run.skipped):
+        for r, n in leaves:
+            cases.append((st.get(r, 'FAIL'), 'kunit %s: %s' % (mod, n), ''))
+    else:
+        for stt, k in (('ok', run.passed), ('FAIL', run.failed),
+                       ('skip', run.skipped)):
+            cases.extend([(stt, 'kunit ' + mod, '')] * k)
+    if run.problems and not run.failed:
+        cases.append(('FAIL', 'kunit ' + mod, '; '.join(run.problems)))
 
 # kselftests: counted by results.py's judge_ksft, one case per TAP result,
 # program by program, each case named after its TAP line where they agree.
@@ -484,7 +604,7 @@ for l in $labels; do
 	name="$l ($kver)"
 	rows+=("$l")
 	mkdir -p "$kd"
-	hdr=/usr/src/linux-headers-$kver
+	hdr=${khdr[$l]}
 	col "$l" kernel "$kver"
 
 	# Build, W=1, from a clean copy of the sources.
@@ -495,9 +615,16 @@ for l in $labels; do
 	make -C "$hdr" M="$kd/src" W=1 -j"$jobs" modules >"$kd/build.log" 2>&1 || brc=$?
 	warns=$(grep -E 'warning:|error:|WARNING:|ERROR:' "$kd/build.log" || true)
 	built=1
-	for ko in spanalloc.ko $( [ "$have_example" = 1 ] && echo tests/example/spanalloc_example.ko); do
+	# The KUnit modules, where the kernel has KUnit (Kbuild builds them).
+	kunit_kos=()
+	if grep -q '^CONFIG_KUNIT=[ym]' "$hdr/.config" 2>/dev/null; then
+		mapfile -t kunit_kos < <(sed -n 's|^\(.*/\)\{0,1\}\(tests/kunit/[^/]*\)\.o$|\2.ko|p' "$kd/src/modules.order" 2>/dev/null)
+		[ ${#kunit_kos[@]} -gt 0 ] || built=0
+	fi
+	for ko in spanalloc.ko $( [ "$have_example" = 1 ] && echo tests/example/spanalloc_example.ko) "${kunit_kos[@]}"; do
 		[ -f "$kd/src/$ko" ] || built=0
 	done
+	expect_kunit=$(for ko in "${kunit_kos[@]}"; do basename "$ko" .ko; done | tr - _ | paste -sd, -)
 	if [ "$brc" = 0 ] && [ "$built" = 1 ] && [ -z "$warns" ]; then
 		result ok "$name: build" "$(( $(date +%s) - t0 )) s"
 		col "$l" build ok
@@ -516,7 +643,7 @@ for l in $labels; do
 
 	# The initramfs.
 	stage=$kd/initramfs
-	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,lib/spanalloc/deps,lib/spanalloc/tests/example}
+	mkdir -p "$stage"/{bin,sbin,dev,proc,sys,tmp,etc,lib/spanalloc/deps,lib/spanalloc/tests/example,lib/spanalloc/kunit}
 	cp /bin/busybox "$stage/bin/busybox"
 	for a in $(/bin/busybox --list); do
 		[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
@@ -524,6 +651,9 @@ for l in $labels; do
 	write_init "$stage/init"
 	cp "$kd/src/spanalloc.ko" "$stage/lib/spanalloc/"
 	[ "$have_example" = 1 ] && cp "$kd/src/tests/example/spanalloc_example.ko" "$stage/lib/spanalloc/tests/example/"
+	for ko in "${kunit_kos[@]}"; do
+		cp "$kd/src/$ko" "$stage/lib/spanalloc/kunit/"
+	done
 	# Modules of the kernel that spanalloc needs (none so far), decompressed.
 	i=0
 	for dep in $(modinfo -F depends "$kd/src/spanalloc.ko" | tr , ' '); do
@@ -541,7 +671,7 @@ for l in $labels; do
 	(cd "$stage" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$kd/initramfs.cpio.gz"
 
 	# Boot.
-	vmlinuz=/boot/vmlinuz-$kver
+	vmlinuz=${kimage[$l]}
 	if [ -z "$accel" ]; then
 		if probe_kvm "$vmlinuz"; then accel=kvm; else accel=tcg; fi
 		log "accelerator: $accel"
@@ -594,7 +724,7 @@ for l in $labels; do
 		case "$case_" in
 		load|unload) col "$l" "$case_" "$st_" ;;
 		esac
-	done < <(judge "$kd" "$expect_ksft" "$have_example" "$timed_out")
+	done < <(judge "$kd" "$expect_ksft" "$have_example" "$timed_out" "$expect_kunit" "$hdr")
 	col "$l" ksft "$ksft"
 done
 
@@ -690,13 +820,14 @@ fi
 
 # --- make install (into a staging root) ----------------------------------------------
 ik=$dkms_kver
-[ -n "$ik" ] || ik=${kvers[$first]}
+ihdr=${khdr[$dkms_label]:-}
+[ -n "$ik" ] || { ik=${kvers[$first]}; ihdr=${khdr[$first]}; }
 idir=$out/install
 root=$idir/root
 mkdir -p "$idir"
 rsync -a "$out/src/" "$idir/src/"
 why=
-if ! make -C "$idir/src" install KDIR="/usr/src/linux-headers-$ik" \
+if ! make -C "$idir/src" install KDIR="$ihdr" \
 	INSTALL_MOD_PATH="$root" DESTDIR="$root" >"$idir/install.log" 2>&1; then
 	why="make install failed (log: $idir/install.log)"
 	tail -n 20 "$idir/install.log" | sed 's/^/    /' >&2
@@ -711,7 +842,7 @@ if [ -z "$why" ]; then
 	result ok "install" "${f#"$root"}, /usr/local/include/spanalloc/spanalloc.h, /usr/local/share/spanalloc/$ik/Module.symvers"
 	if [ "$have_example" != 1 ]; then
 		result skip "install-client" "no tests/example"
-	elif client_build "$idir/client" "/usr/src/linux-headers-$ik" \
+	elif client_build "$idir/client" "$ihdr" \
 		"$root/usr/local/include/spanalloc" "$root/usr/local/share/spanalloc/$ik/Module.symvers"; then
 		result ok "install-client" "example built against the installed header and Module.symvers"
 	else

@@ -26,10 +26,11 @@ import subprocess
 import sys
 
 # What the console scan looks for. The guest's own messages start with
-# "spanalloc-init:" and avoid these words.
+# "spanalloc-init:" and avoid these words. KASAN's reports say "KASAN:" (a
+# KUnit case skipped for want of KASAN names it without the colon).
 SPLATS = [
     r'WARNING:', r'BUG:', r'kernel BUG at', r'Oops', r'general protection',
-    r'Unable to handle kernel', r'KASAN', r'UBSAN',
+    r'Unable to handle kernel', r'KASAN:', r'UBSAN',
     r'possible circular locking', r'possible recursive locking',
     r'inconsistent lock state', r'suspicious RCU usage', r'INFO: ',
     r'sleeping function called from invalid context',
@@ -156,28 +157,36 @@ def judge_kunit(run, ch, args):
     ktap = os.path.join(args.out, 'kunit.ktap')
     with open(ktap, 'w') as f:
         f.write(combine_ktap(ch['suites']))
-    kunit_py = os.path.join(args.src, 'tools/testing/kunit/kunit.py')
+    print('--- KUnit (%s)' % ktap)
+    for l in kunit_parse(run, ktap, args.src,
+                         os.path.join(args.out, 'kunit-parse.txt')):
+        print(l)
+
+
+def kunit_parse(run, ktap, src, parsed):
+    """Parse the file KTAP (KTAP, or a kernel log holding it) with the kernel
+    source SRC's tools/testing/kunit/kunit.py into the file PARSED; count its
+    leaf test cases into RUN. Returns kunit.py's output lines."""
+    kunit_py = os.path.join(src, 'tools/testing/kunit/kunit.py')
     try:
         p = subprocess.run([sys.executable, kunit_py, 'parse', ktap],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, timeout=120, check=False)
     except (OSError, subprocess.SubprocessError) as e:
         run.problem('kunit.py parse could not run: %s' % e)
-        return
-    with open(os.path.join(args.out, 'kunit-parse.txt'), 'w') as f:
+        return []
+    with open(parsed, 'w') as f:
         f.write(p.stdout)
-    print('--- KUnit (%s)' % ktap)
-    for l in p.stdout.splitlines():
-        print(ANSI_RE.sub('', l))
+    lines = [ANSI_RE.sub('', l) for l in p.stdout.splitlines()]
     summary = None
-    for l in p.stdout.splitlines():
-        m = SUMMARY_RE.search(ANSI_RE.sub('', l))
+    for l in lines:
+        m = SUMMARY_RE.search(l)
         if m:
             summary = m
     if not summary:
         run.problem('kunit.py parse printed no summary (exit %d)'
                     % p.returncode)
-        return
+        return lines
     counts = dict(passed=0, failed=0, crashed=0, skipped=0, errors=0)
     for part in (summary.group(2) or '').split(','):
         if ':' in part:
@@ -196,6 +205,7 @@ def judge_kunit(run, ch, args):
     if p.returncode != 0 and not (counts['failed'] or counts['crashed']
                                   or counts['errors']):
         run.problem('kunit.py parse exited %d' % p.returncode)
+    return lines
 
 
 TAP_RESULT = re.compile(r'^(not ok|ok)\b(.*)$')

@@ -3,7 +3,10 @@
  * spanalloc_example: a client of spanalloc, written as a user would write one.
  *
  * It includes <spanalloc.h> and calls the exported API only. A workload runs
- * on demand from user space through /sys/kernel/debug/spanalloc_example/:
+ * on demand from user space through /sys/kernel/debug/spanalloc_example/, or,
+ * the same four files with the same contents, through the module parameters
+ * in /sys/module/spanalloc_example/parameters/ (which work without debugfs;
+ * run and free only once the module is loaded, not as insmod arguments):
  *
  *   run     write N: on every online CPU, in a kthread bound to it, allocate
  *           N objects of mixed sizes (8 B to 64 KiB, mostly small) with
@@ -88,6 +91,7 @@ static struct dentry *example_dir;
 
 /* Serializes run, free and the reads of held; protects all below. */
 static DEFINE_MUTEX(example_lock);
+static bool example_ready;	/* between the end of init and exit */
 static LIST_HEAD(example_batches);
 static unsigned long held_objects, held_bytes, held_cached, held_large;
 static unsigned long total_allocated, total_freed, remote_frees, runs;
@@ -375,6 +379,86 @@ static void example_free_all(void)
 	held_large = 0;
 }
 
+/**
+ * example_run_n() - run the workload with @n objects per CPU
+ * @n: objects per CPU, 1 to max_per_cpu
+ *
+ * Return: 0, -EINVAL for a bad @n, -ENODEV before init or after exit, or
+ * another negative errno.
+ */
+static int example_run_n(unsigned int n)
+{
+	int ret;
+
+	if (!n || n > max_per_cpu)
+		return -EINVAL;
+	ret = mutex_lock_interruptible(&example_lock);
+	if (ret)
+		return ret;
+	ret = example_ready ? example_run(n) : -ENODEV;
+	mutex_unlock(&example_lock);
+	return ret;
+}
+
+/**
+ * example_free_held() - check and free every object held
+ *
+ * Return: 0, -ENODEV before init or after exit, or -EINTR.
+ */
+static int example_free_held(void)
+{
+	int ret;
+
+	ret = mutex_lock_interruptible(&example_lock);
+	if (ret)
+		return ret;
+	if (example_ready)
+		example_free_all();
+	else
+		ret = -ENODEV;
+	mutex_unlock(&example_lock);
+	return ret;
+}
+
+/**
+ * example_held_print() - what is held now, and what the runs did
+ * @buf: where to print
+ * @size: its size
+ *
+ * Return: the length printed, or -EINTR.
+ */
+static int example_held_print(char *buf, size_t size)
+{
+	int ret, len;
+
+	ret = mutex_lock_interruptible(&example_lock);
+	if (ret)
+		return ret;
+	len = scnprintf(buf, size,
+			"objects: %lu\nbytes_requested: %lu\ncache_objects: %lu\nlarge_objects: %lu\n"
+			"runs: %lu\nallocated: %lu\nfreed: %lu\nremote_frees: %lu\n",
+			held_objects, held_bytes, held_cached, held_large,
+			runs, total_allocated, total_freed, remote_frees);
+	mutex_unlock(&example_lock);
+	return len;
+}
+
+/**
+ * example_errors_print() - pattern mismatches and allocation failures seen
+ * @buf: where to print
+ * @size: its size
+ *
+ * Return: the length printed.
+ */
+static int example_errors_print(char *buf, size_t size)
+{
+	return scnprintf(buf, size, "pattern_mismatches: %ld\nalloc_failures: %ld\n",
+			 atomic_long_read(&pattern_mismatches),
+			 atomic_long_read(&alloc_failures));
+}
+
+/* ---- the debugfs files ---- */
+
 static ssize_t example_run_write(struct file *file, const char __user *ubuf,
 				 size_t len, loff_t *ppos)
 {
@@ -382,15 +466,8 @@ static ssize_t example_run_write(struct file *file, const char __user *ubuf,
 	int ret;
 
 	ret = kstrtouint_from_user(ubuf, len, 0, &n);
-	if (ret)
-		return ret;
-	if (!n || n > max_per_cpu)
-		return -EINVAL;
-	ret = mutex_lock_interruptible(&example_lock);
-	if (ret)
-		return ret;
-	ret = example_run(n);
-	mutex_unlock(&example_lock);
+	if (!ret)
+		ret = example_run_n(n);
 	return ret ? ret : len;
 }
 
@@ -403,14 +480,9 @@ static const struct file_operations example_run_fops = {
 static ssize_t example_free_write(struct file *file, const char __user *ubuf,
 				  size_t len, loff_t *ppos)
 {
-	int ret;
+	int ret = example_free_held();
 
-	ret = mutex_lock_interruptible(&example_lock);
-	if (ret)
-		return ret;
-	example_free_all();
-	mutex_unlock(&example_lock);
-	return len;
+	return ret ? ret : len;
 }
 
 static const struct file_operations example_free_fops = {
@@ -419,33 +491,79 @@ static const struct file_operations example_free_fops = {
 	.llseek = noop_llseek,
 };
 
+/* held and errors: a few short lines. */
+#define EXAMPLE_TEXT_MAX	256
+
 static int example_held_show(struct seq_file *m, void *v)
 {
-	int ret;
+	char buf[EXAMPLE_TEXT_MAX];
+	int len = example_held_print(buf, sizeof(buf));
 
-	ret = mutex_lock_interruptible(&example_lock);
-	if (ret)
-		return ret;
-	seq_printf(m, "objects: %lu\n", held_objects);
-	seq_printf(m, "bytes_requested: %lu\n", held_bytes);
-	seq_printf(m, "cache_objects: %lu\n", held_cached);
-	seq_printf(m, "large_objects: %lu\n", held_large);
-	seq_printf(m, "runs: %lu\n", runs);
-	seq_printf(m, "allocated: %lu\n", total_allocated);
-	seq_printf(m, "freed: %lu\n", total_freed);
-	seq_printf(m, "remote_frees: %lu\n", remote_frees);
-	mutex_unlock(&example_lock);
+	if (len < 0)
+		return len;
+	seq_write(m, buf, len);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(example_held);
 
 static int example_errors_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "pattern_mismatches: %ld\n", atomic_long_read(&pattern_mismatches));
-	seq_printf(m, "alloc_failures: %ld\n", atomic_long_read(&alloc_failures));
+	char buf[EXAMPLE_TEXT_MAX];
+
+	seq_write(m, buf, example_errors_print(buf, sizeof(buf)));
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(example_errors);
+
+/* ---- the same through module parameters (no debugfs needed) ---- */
+
+static int example_param_run_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret;
+
+	ret = kstrtouint(val, 0, &n);
+	return ret ? ret : example_run_n(n);
+}
+
+static const struct kernel_param_ops example_run_ops = {
+	.set = example_param_run_set,
+};
+module_param_cb(run, &example_run_ops, NULL, 0200);
+MODULE_PARM_DESC(run, "Write N: run the workload, N objects per CPU (as debugfs run)");
+
+static int example_param_free_set(const char *val, const struct kernel_param *kp)
+{
+	return example_free_held();
+}
+
+static const struct kernel_param_ops example_free_ops = {
+	.set = example_param_free_set,
+};
+module_param_cb(free, &example_free_ops, NULL, 0200);
+MODULE_PARM_DESC(free, "Write anything: check and free every object held (as debugfs free)");
+
+static int example_param_held_get(char *buf, const struct kernel_param *kp)
+{
+	return example_held_print(buf, PAGE_SIZE);
+}
+
+static const struct kernel_param_ops example_held_ops = {
+	.get = example_param_held_get,
+};
+module_param_cb(held, &example_held_ops, NULL, 0444);
+MODULE_PARM_DESC(held, "What is held and what the runs did (as debugfs held)");
+
+static int example_param_errors_get(char *buf, const struct kernel_param *kp)
+{
+	return example_errors_print(buf, PAGE_SIZE);
+}
+
+static const struct kernel_param_ops example_errors_ops = {
+	.get = example_param_errors_get,
+};
+module_param_cb(errors, &example_errors_ops, NULL, 0444);
+MODULE_PARM_DESC(errors, "Pattern mismatches and allocation failures (as debugfs errors)");
 
 static int __init example_init(void)
 {
@@ -454,7 +572,10 @@ static int __init example_init(void)
 	if (!example_cache)
 		return -ENOMEM;
 
-	/* Without debugfs these are stubs: the module loads and does nothing. */
+	mutex_lock(&example_lock);
+	example_ready = true;
+	mutex_unlock(&example_lock);
+	/* Without debugfs these are stubs: the module parameters remain. */
 	example_dir = debugfs_create_dir("spanalloc_example", NULL);
 	debugfs_create_file("run", 0200, example_dir, NULL, &example_run_fops);
 	debugfs_create_file("free", 0200, example_dir, NULL, &example_free_fops);
@@ -467,7 +588,12 @@ static void __exit example_exit(void)
 {
 	/* Waits for readers and writers still inside the files. */
 	debugfs_remove_recursive(example_dir);
+	/*
+	 * Waits for a run or free through a parameter; one written after this
+	 * and before the parameters are gone finds example_ready false.
+	 */
 	mutex_lock(&example_lock);
+	example_ready = false;
 	example_free_all();
 	mutex_unlock(&example_lock);
 	spanalloc_cache_destroy(example_cache);
@@ -477,5 +603,5 @@ module_init(example_init);
 module_exit(example_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("spanalloc example client: a workload on demand through debugfs");
+MODULE_DESCRIPTION("spanalloc example client: a workload on demand through debugfs or parameters");
 MODULE_AUTHOR("The spanalloc developers");

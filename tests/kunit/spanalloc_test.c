@@ -1760,16 +1760,16 @@ static void kasan_poisons_free_objects(struct kunit *test)
 	p = spanalloc_alloc(50, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	/* Live: the 50 bytes asked for are accessible, the rest of the 64 not. */
-	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p), 0);
-	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 48), 2);
-	KUNIT_EXPECT_NE(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0);
+	KUNIT_EXPECT_EQ(test, sa_kasan_shadow(p), 0);
+	KUNIT_EXPECT_EQ(test, sa_kasan_shadow(p + 48), 2);
+	KUNIT_EXPECT_NE(test, sa_kasan_shadow(p + 56), 0);
 	/* After ksize-like use, all 64. */
 	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p), (size_t)64);
-	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0);
+	KUNIT_EXPECT_EQ(test, sa_kasan_shadow(p + 56), 0);
 	spanalloc_free(p);
 	/* Free: poisoned, so a use after free is a KASAN report. */
-	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p), 0xFB);
-	KUNIT_EXPECT_EQ(test, *(u8 *)kasan_mem_to_shadow(p + 56), 0xFB);
+	KUNIT_EXPECT_EQ(test, sa_kasan_shadow(p), 0xFB);
+	KUNIT_EXPECT_EQ(test, sa_kasan_shadow(p + 56), 0xFB);
 }
 
 static struct kunit_case spanalloc_debug_cases[] = {

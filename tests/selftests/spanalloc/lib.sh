@@ -168,12 +168,20 @@ need_debugfs() {
 }
 
 # Common set-up: exit with KSFT_SKIP when spanalloc or debugfs is missing.
-# require spanalloc, or require example (the example client too).
-require() {	# spanalloc|example
+# require spanalloc, or require example (the example client too). With a
+# second word "nodebugfs", a test that needs only the example client's files
+# runs without debugfs too: SA is then empty, and EX the client's module
+# parameters, which are the same files (run, free, held, errors).
+require() {	# spanalloc|example [nodebugfs]
 	if [ "$(id -u)" != 0 ]; then
 		skip_all "must be run as root"
 	fi
-	need_debugfs || skip_all "no debugfs (CONFIG_DEBUG_FS)"
+	if ! need_debugfs; then
+		[ "${2:-}" = nodebugfs ] || skip_all "no debugfs (CONFIG_DEBUG_FS)"
+		SA=
+		EX=/sys/module/spanalloc_example/parameters
+		diag "no debugfs: the example client through $EX"
+	fi
 	have_module spanalloc || skip_all "spanalloc.ko not found (SPANALLOC_MODDIR=$SPANALLOC_MODDIR)"
 	if [ "${1:-}" = example ]; then
 		have_module spanalloc_example ||
