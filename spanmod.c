@@ -1085,6 +1085,22 @@ static long sa_pool_drain_local(void *arg)
 	return 0;
 }
 
+/*
+ * Give this CPU's spans of every pool back. Runs for sa_drain_all(), whose
+ * caller holds sa_pools_mutex (so the list of caches stays as it is).
+ */
+static long sa_drain_all_local(void *unused)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i;
+
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		sa_pool_drain_local(&sa_class_pools[i]);
+	list_for_each_entry(cache, &sa_caches, list)
+		sa_pool_drain_local(&cache->pool);
+	return 0;
+}
+
 /* Drain @pool on every online CPU; offline CPUs were drained when they died. */
 static void sa_pool_drain(struct sa_pool *pool)
 {
@@ -1260,15 +1276,13 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_free_bulk);
  */
 void sa_drain_all(void)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i;
+	int cpu;
 
 	cpus_read_lock();
 	mutex_lock(&sa_pools_mutex);
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		sa_pool_drain(&sa_class_pools[i]);
-	list_for_each_entry(cache, &sa_caches, list)
-		sa_pool_drain(&cache->pool);
+	/* One trip to each CPU for all pools, not one per pool. */
+	for_each_online_cpu(cpu)
+		work_on_cpu(cpu, sa_drain_all_local, NULL);
 	mutex_unlock(&sa_pools_mutex);
 	cpus_read_unlock();
 }

@@ -1474,7 +1474,7 @@ static u8 sa_stress_pattern(const void *p, u32 size)
 static void *sa_stress_alloc(struct sa_stress *st, struct rnd_state *rnd)
 {
 	u32 r = prandom_u32_state(rnd);
-	u32 size = r & 1 ? 192 : 16 + (r >> 8) % ((r & 6) ? 1024 : 32768);
+	u32 size = r & 1 ? 192 : 16 + (r >> 8) % ((r & 14) ? 1024 : 32768);
 	u32 *p = size == 192 ? spanalloc_cache_alloc(st->cache, GFP_KERNEL)
 			     : spanalloc_alloc(size, GFP_KERNEL);
 

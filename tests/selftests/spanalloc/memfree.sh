@@ -11,7 +11,7 @@
 # (module text and data, and kmemleak's and KASAN's bookkeeping move it by a
 # little). Before each measurement the page cache and
 # the slab caches are dropped (drop_caches, /sys/kernel/slab/*/shrink, which
-# also empties KASAN's quarantine), and the largest of 3 readings one second
+# also empties KASAN's quarantine), and the largest of 3 readings half a second
 # apart is taken. Modules loaded before the test are loaded again after it.
 # Without debugfs it runs too, through the example client's parameters.
 
@@ -53,7 +53,7 @@ measure() {
 	settle
 	best=0
 	for _ in 1 2 3; do
-		sleep 1
+		sleep 0.5
 		v=$(free_kib)
 		[ "$v" -gt "$best" ] && best=$v
 	done
