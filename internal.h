@@ -342,6 +342,23 @@ static __always_inline unsigned int sa_span_index(const struct sa_span *s, const
 }
 
 /**
+ * sa_span_obj_start() - is @p the first byte of one of @s's objects?
+ * @s: a small span
+ * @p: an address inside it
+ * @idx: receives the object index
+ *
+ * Return: true if so; false for a pointer inside an object, or into the
+ * span's tail past its last object (whose bits look allocated forever).
+ */
+static __always_inline bool sa_span_obj_start(const struct sa_span *s, const void *p,
+					      unsigned int *idx)
+{
+	*idx = sa_span_index(s, p);
+	return *idx < s->nelems &&
+	       (unsigned long)p == s->base + (unsigned long)*idx * s->elemsize;
+}
+
+/**
  * sa_span_obj_live() - is the object at @idx allocated?
  * @s: a small span
  * @idx: object index

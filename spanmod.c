@@ -353,9 +353,9 @@ static __always_inline struct sa_span *sa_check_free(const void *p, unsigned int
 	}
 	switch (READ_ONCE(s->state)) {
 	case SA_SPAN_SMALL:
-		*idx = sa_span_index(s, p);
-		if (unlikely((unsigned long)p != s->base + (unsigned long)*idx * s->elemsize)) {
-			sa_report("free of a pointer inside an object", p, caller);
+		if (unlikely(!sa_span_obj_start(s, p, idx))) {
+			sa_report(*idx < s->nelems ? "free of a pointer inside an object" :
+				  "free of a pointer past a span's last object", p, caller);
 			return NULL;
 		}
 		return s;
@@ -588,8 +588,7 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	s = sa_lookup(p);
 	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
 		goto full;
-	idx = sa_span_index(s, p);
-	if (unlikely((unsigned long)p != s->base + (unsigned long)idx * s->elemsize))
+	if (unlikely(!sa_span_obj_start(s, p, &idx)))
 		goto full;
 	if (cache && unlikely(s->pool != &cache->pool))
 		goto full;
@@ -642,9 +641,7 @@ size_t spanalloc_usable_size(const void *p)
 		sa_kasan_unpoison(p, s->elemsize);
 		return s->elemsize;
 	}
-	idx = sa_span_index(s, p);
-	if ((unsigned long)p != s->base + (unsigned long)idx * s->elemsize ||
-	    !sa_span_obj_live(s, idx)) {
+	if (!sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, idx)) {
 		sa_report("usable_size of a pointer that is not a live object", p, _RET_IP_);
 		return 0;
 	}
@@ -867,8 +864,7 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			/* Another span (or NULL: it wraps) ends the run. */
 			if ((unsigned long)obj - base >= size)
 				break;
-			idx = sa_span_index(s, obj);
-			if (unlikely((unsigned long)obj != base + (unsigned long)idx * s->elemsize))
+			if (unlikely(!sa_span_obj_start(s, obj, &idx)))
 				break;
 			/* Not live: sa_free() reports it. */
 			if (unlikely(!sa_span_obj_live(s, idx)))
@@ -1345,7 +1341,7 @@ int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
 		info->size = s->elemsize;
 		info->nelems = s->nelems;
 		info->class_idx = s->pool->class_idx;
-		info->live = sa_span_obj_live(s, idx);
+		info->live = idx < s->nelems && sa_span_obj_live(s, idx);
 	} else if (s->state != SA_SPAN_FREE) {
 		info->size = s->elemsize;
 		info->live = true;

@@ -1233,6 +1233,41 @@ static void bad_free_foreign_pointers(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 6);
 }
 
+/* A pointer past a span's last object, into its tail: never an object. */
+static void bad_free_span_tail(struct kunit *test)
+{
+	struct spanalloc_ptr_info info;
+	unsigned long tail;
+	unsigned int n, i;
+	void *p, **objs;
+
+	p = spanalloc_alloc(48, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p, &info), 0);
+	tail = info.base + (unsigned long)info.nelems * info.size;
+	/* 4096 / 48: 85 objects and 16 bytes of tail. */
+	KUNIT_ASSERT_LT(test, tail, info.base + info.npages * PAGE_SIZE);
+	spanalloc_free((void *)tail);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	KUNIT_EXPECT_EQ(test, spanalloc_usable_size((void *)tail), (size_t)0);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup((void *)tail, &info), 0);
+	KUNIT_EXPECT_FALSE(test, info.live);
+	/* The span's accounting is intact: no object is ever handed out there. */
+	n = 2 * info.nelems;
+	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	for (i = 0; i < n; i++) {
+		objs[i] = spanalloc_alloc(48, GFP_KERNEL);
+		KUNIT_EXPECT_NOT_NULL(test, objs[i]);
+		KUNIT_EXPECT_PTR_NE(test, objs[i], (void *)tail);
+	}
+	for (i = 0; i < n; i++)
+		spanalloc_free(objs[i]);
+	spanalloc_free(p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+}
+
 static void bad_use_destroyed_cache(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dead", 48, 0, 0, NULL);
@@ -1413,6 +1448,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_double_free_remote),
 	KUNIT_CASE(bad_double_free_in_bulk),
 	KUNIT_CASE(bad_free_foreign_pointers),
+	KUNIT_CASE(bad_free_span_tail),
 	KUNIT_CASE(bad_use_destroyed_cache),
 	KUNIT_CASE(bad_bulk_counts),
 	KUNIT_CASE(bad_gfp_sleeping_in_atomic),
