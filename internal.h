@@ -103,13 +103,28 @@ enum sa_stat {
 	SA_NR_STATS
 };
 
+/* Frees of spans a CPU does not own, applied to the central lists together. */
+#define SA_FREE_BATCH	32
+
 /*
  * struct sa_pcpu - one CPU's cache of one pool (Go's mcache entry)
+ *
+ * "Owner only": read and written by this CPU inside its critical section
+ * (@busy set, preemption off), or by whoever drains a dead CPU.
  */
 struct sa_pcpu {
 	struct sa_span *span;		/* span this CPU allocates from; owner only */
 	int busy;			/* owner's critical section is running */
+	unsigned int nr_frees;		/* objects in @frees; owner only */
 	unsigned long stat[SA_NR_STATS]; /* this_cpu_inc() only */
+	/*
+	 * Objects freed to spans this CPU does not own: remote_free bit set,
+	 * span lists not updated yet; owner only. Kept as the complements of
+	 * their addresses: an object that the span's owner has already reused
+	 * may be leaked by its new user, and kmemleak must not take this copy
+	 * for a reference.
+	 */
+	unsigned long frees[SA_FREE_BATCH];
 };
 
 /*
@@ -286,6 +301,9 @@ void sa_pool_destroy(struct sa_pool *pool);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
 bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
+void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, unsigned int nr,
+			    struct list_head *empty);
+void sa_central_free_empty(struct list_head *empty);
 unsigned long sa_span_next_free_slow(struct sa_span *s);
 unsigned long sa_pool_live_objects(struct sa_pool *pool);
 

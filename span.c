@@ -56,10 +56,17 @@
  *    object index comes by multiplication (sa_span_index()); a pointer that
  *    is not an object's start, or whose object is not live, is refused.
  * 2. If this CPU owns the span: clear the allocBit; done.
- * 3. Else, under the central lock: if another CPU owns the span, set the
- *    object's bit in remote_free (folded in by the owner); if no one does,
- *    clear the allocBit and move the span from full to partial.
- * 4. A span with no live object that no CPU owns goes back to the page heap
+ * 3. Else set the object's bit in remote_free (an atomic test-and-set, which
+ *    also catches a double free) and put the object in this CPU's batch of
+ *    the pool (sa_pcpu::frees), without a lock.
+ * 4. A full batch is applied under the central lock, one lock per run of
+ *    spans of a node (sa_central_apply_frees()): a span another CPU owns is
+ *    left to its owner, which folds remote_free into allocBits when its
+ *    window runs out or it gives the span back; a span no CPU owns is folded
+ *    and moved from full to partial. An interrupt that finds this CPU's
+ *    cache busy, or a full batch, takes the central lock for its one object
+ *    (sa_central_free()).
+ * 5. A span with no live object that no CPU owns goes back to the page heap
  *    and merges with its free neighbours.
  *
  * Lock order
@@ -69,7 +76,8 @@
  * 3. sa_central::lock: one pool's spans on one node
  * 4. sa_heap::lock: one node's page heap
  * A per-CPU critical section (sa_pcpu::busy with preemption off) takes no
- * lock at all; interrupts that find it busy take the locked path. Central and
+ * lock, but for applying its batch of frees (central locks, one at a time);
+ * interrupts that find it busy take the locked path. Central and
  * heap locks are raw spinlocks taken with interrupts off, held for bounded
  * work: GFP_ATOMIC callers may be in hardirq context, even on PREEMPT_RT's
  * lock rules. Nothing under them calls the page or slab allocator.
@@ -81,6 +89,7 @@
  * sleep on PREEMPT_RT; when it holds nothing suitable, the allocation fails.
  */
 #include <linux/bitmap.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 
@@ -238,6 +247,26 @@ static bool sa_central_place(struct sa_central *c, struct sa_span *s)
 	return false;
 }
 
+/*
+ * An uncached span's count went down under @c's lock: move it to the list it
+ * now belongs on. Return: true if it is empty, off every list, for the heap.
+ */
+static bool sa_central_update(struct sa_central *c, struct sa_span *s, bool was_full)
+{
+	lockdep_assert_held(&c->lock);
+	/* Still partial: it stays where it is on the list. */
+	if (!was_full && s->alloc_count && !s->quarantined)
+		return false;
+	list_del(&s->list);
+	if (!s->quarantined) {
+		if (was_full)
+			c->nr_full--;
+		else
+			c->nr_partial--;
+	}
+	return sa_central_place(c, s);
+}
+
 /**
  * sa_central_put_span() - a per-CPU cache gives a span back
  * @pool: the pool
@@ -285,22 +314,12 @@ bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 	} else {
 		bool was_full = s->alloc_count >= s->nelems;
 
-		if (!__test_and_clear_bit(idx, s->alloc_bits))
+		/* A free still in some CPU's batch counts as freed. */
+		if (test_bit(idx, s->remote_free) || !__test_and_clear_bit(idx, s->alloc_bits))
 			goto double_free;
 		s->alloc_count--;
-		/* Still partial: it stays where it is on the list. */
-		if (!was_full && s->alloc_count && !s->quarantined)
-			goto out;
-		list_del(&s->list);
-		if (!s->quarantined) {
-			if (was_full)
-				c->nr_full--;
-			else
-				c->nr_partial--;
-		}
-		empty = sa_central_place(c, s);
+		empty = sa_central_update(c, s, was_full);
 	}
-out:
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	if (empty)
 		sa_heap_free_span(s);
@@ -308,6 +327,115 @@ out:
 double_free:
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	return false;
+}
+
+/*
+ * One lock hold of sa_central_apply_frees(): from objs[@i], whose lookup
+ * found @s, on while the objects' spans belong to the same central list.
+ * Return: the index of the first object not dealt with.
+ */
+static unsigned int sa_central_apply_run(struct sa_pool *pool, struct sa_span *s,
+					 const unsigned long *objs, unsigned int i,
+					 unsigned int nr, struct list_head *empty)
+{
+	struct sa_central *c = pool->central[READ_ONCE(s->node)];
+	struct sa_span *done = NULL;
+	unsigned long flags;
+	unsigned int idx;
+
+	raw_spin_lock_irqsave(&c->lock, flags);
+	for (;;) {
+		unsigned long a = ~objs[i];
+
+		/* Geometry, pool and node are constant while the state is small. */
+		if (READ_ONCE(s->state) != SA_SPAN_SMALL || s->pool != pool ||
+		    pool->central[s->node] != c)
+			goto next;
+		if (!s->cached) {
+			bool was_full = s->alloc_count >= s->nelems;
+
+			if (!sa_span_obj_start(s, (void *)a, &idx) ||
+			    !test_bit(idx, s->remote_free))
+				goto next;
+			sa_span_fold_remote(s);
+			if (sa_central_update(c, s, was_full)) {
+				list_add(&s->list, empty);
+				goto next;
+			}
+		}
+		done = s;
+next:
+		for (i++; i < nr; i++) {
+			a = ~objs[i];
+			/*
+			 * @done was dealt with under this lock, held since:
+			 * every object of the batch was marked before, so its
+			 * bit was folded too (or is its owner's to fold).
+			 */
+			if (done && a - done->base < ((unsigned long)done->npages << PAGE_SHIFT))
+				continue;
+			s = sa_lookup((void *)a);
+			if (s)
+				break;
+		}
+		if (i == nr || pool->central[READ_ONCE(s->node)] != c)
+			break;
+		done = NULL;
+	}
+	raw_spin_unlock_irqrestore(&c->lock, flags);
+	return i;
+}
+
+/**
+ * sa_central_apply_frees() - fold a CPU's batch of frees into their spans
+ * @pool: the pool the objects were freed to
+ * @objs: objects freed to spans the CPU did not own, as the complements of
+ *        their addresses (sa_pcpu::frees); their remote_free bits were set
+ *        when they were freed
+ * @nr: how many
+ * @empty: receives the spans left empty, for sa_central_free_empty()
+ *
+ * A span that a CPU owns is left to its owner, which folds remote frees in
+ * (sa_span_next_free_slow(), sa_central_put_span()). Any other span is folded
+ * here and moved to the list it now belongs on. Spans are found again by
+ * lookup, never by a kept pointer: meanwhile another batch may have folded
+ * one, emptied it and given it back, so a span whose bit for the object is
+ * no longer set is not this batch's to touch.
+ *
+ * Context: any context but NMI; the caller holds no central or heap lock.
+ */
+void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, unsigned int nr,
+			    struct list_head *empty)
+{
+	unsigned int i = 0;
+
+	/* Span descriptors are SLAB_TYPESAFE_BY_RCU: a stale one is a span. */
+	rcu_read_lock();
+	while (i < nr) {
+		struct sa_span *s = sa_lookup((void *)~objs[i]);
+
+		if (s)
+			i = sa_central_apply_run(pool, s, objs, i, nr, empty);
+		else
+			i++;
+	}
+	rcu_read_unlock();
+}
+
+/**
+ * sa_central_free_empty() - give the spans sa_central_apply_frees() emptied back
+ * @empty: the list it filled
+ *
+ * Context: any context but NMI, outside any per-CPU critical section.
+ */
+void sa_central_free_empty(struct list_head *empty)
+{
+	struct sa_span *s, *n;
+
+	list_for_each_entry_safe(s, n, empty, list) {
+		list_del(&s->list);
+		sa_heap_free_span(s);
+	}
 }
 
 /**

@@ -282,6 +282,29 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
 }
 
 /*
+ * Apply this CPU's batch of frees of @pool's spans it does not own; the spans
+ * it empties go to the page heap after the critical section.
+ */
+static noinline void sa_pool_flush_frees(struct sa_pool *pool)
+{
+	LIST_HEAD(empty);
+	struct sa_pcpu *c;
+
+	c = get_cpu_ptr(pool->pcpu);
+	/* Busy: this interrupts the owner; the next free flushes. */
+	if (likely(!c->busy)) {
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+		c->nr_frees = 0;
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+	}
+	put_cpu_ptr(pool->pcpu);
+	sa_central_free_empty(&empty);
+}
+
+/*
  * Free a live-looking object of a small span. @full: the runtime hooks may be
  * on (the full path); the fast path passes false and has checked they are off.
  */
@@ -289,6 +312,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 					 void *obj, unsigned int idx, unsigned long caller,
 					 const bool full)
 {
+	bool flush = false;
 	struct sa_pcpu *c;
 
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
@@ -309,36 +333,57 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_kasan_free(obj, pool->cls->size);
 	}
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(c->busy || c->span != s)) {
-		put_cpu_ptr(pool->pcpu);
-		sa_pool_free_central(pool, s, obj, idx, caller);
-		return;
-	}
+	if (unlikely(c->busy))
+		goto central;
 	WRITE_ONCE(c->busy, 1);
 	barrier();
-	/* Freed once already, locally or remotely: a double free. */
-	if (unlikely(test_bit(idx, s->remote_free) ||
-		     !__test_and_clear_bit(idx, s->alloc_bits))) {
-		barrier();
-		WRITE_ONCE(c->busy, 0);
-		put_cpu_ptr(pool->pcpu);
-		sa_report("double free", obj, caller);
-		return;
-	}
-	s->alloc_count--;
-	/*
-	 * The object allocated last comes back: step the window back over it,
-	 * so the next allocation reuses it (hot in the cache) instead of
-	 * walking the whole span.
-	 */
-	if (idx + 1 == s->freeindex) {
-		s->freeindex = idx;
-		s->alloc_cache = (s->alloc_cache << 1) | 1;
+	if (likely(c->span == s)) {
+		/* Freed once already, locally or remotely: a double free. */
+		if (unlikely(test_bit(idx, s->remote_free) ||
+			     !__test_and_clear_bit(idx, s->alloc_bits)))
+			goto double_free;
+		s->alloc_count--;
+		/*
+		 * The object allocated last comes back: step the window back
+		 * over it, so the next allocation reuses it (hot in the cache)
+		 * instead of walking the whole span.
+		 */
+		if (idx + 1 == s->freeindex) {
+			s->freeindex = idx;
+			s->alloc_cache = (s->alloc_cache << 1) | 1;
+		}
+	} else {
+		/*
+		 * Another CPU's span, or no CPU's: mark the object freed now,
+		 * without a lock, and leave the span's lists to a batch.
+		 */
+		if (unlikely(c->nr_frees >= SA_FREE_BATCH)) {
+			barrier();
+			WRITE_ONCE(c->busy, 0);
+			goto central;
+		}
+		if (unlikely(!test_bit(idx, s->alloc_bits) ||
+			     test_and_set_bit(idx, s->remote_free)))
+			goto double_free;
+		c->frees[c->nr_frees++] = ~(unsigned long)obj;
+		flush = c->nr_frees == SA_FREE_BATCH;
 	}
 	barrier();
 	WRITE_ONCE(c->busy, 0);
 	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+	if (unlikely(flush))
+		sa_pool_flush_frees(pool);
+	return;
+double_free:
+	barrier();
+	WRITE_ONCE(c->busy, 0);
+	put_cpu_ptr(pool->pcpu);
+	sa_report("double free", obj, caller);
+	return;
+central:
+	put_cpu_ptr(pool->pcpu);
+	sa_pool_free_central(pool, s, obj, idx, caller);
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
@@ -1059,23 +1104,28 @@ fail:
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_create);
 
-/* Give this CPU's span of @pool back to the central list. */
+/* Give this CPU's span of @pool back to the central list; apply its frees. */
 static long sa_pool_drain_local(void *arg)
 {
 	struct sa_pool *pool = arg;
 	struct sa_span *s;
 	struct sa_pcpu *c;
 
+	LIST_HEAD(empty);
+
 	c = get_cpu_ptr(pool->pcpu);
 	WRITE_ONCE(c->busy, 1);
 	barrier();
 	s = c->span;
 	c->span = NULL;
+	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+	c->nr_frees = 0;
 	barrier();
 	WRITE_ONCE(c->busy, 0);
 	if (s)
 		this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
 	put_cpu_ptr(pool->pcpu);
+	sa_central_free_empty(&empty);
 	if (s)
 		sa_central_put_span(pool, s);
 	return 0;
@@ -1112,8 +1162,12 @@ static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
 {
 	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 	struct sa_span *s = c->span;
+	LIST_HEAD(empty);
 
 	c->span = NULL;
+	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+	c->nr_frees = 0;
+	sa_central_free_empty(&empty);
 	if (s)
 		sa_central_put_span(pool, s);
 }

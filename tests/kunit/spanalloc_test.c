@@ -1200,6 +1200,79 @@ static void bad_double_free_remote(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
 }
 
+struct sa_remote_job {
+	struct spanalloc_cache *cache;	/* where the objects come from */
+	void **p;			/* the objects */
+	unsigned int n;			/* how many */
+};
+
+static long sa_remote_alloc(void *arg)
+{
+	struct sa_remote_job *j = arg;
+	unsigned int i;
+
+	for (i = 0; i < j->n; i++)
+		j->p[i] = spanalloc_cache_alloc(j->cache, GFP_KERNEL);
+	return 0;
+}
+
+static long sa_remote_free(void *arg)
+{
+	struct sa_remote_job *j = arg;
+	unsigned int i;
+
+	for (i = 0; i < j->n; i++)
+		spanalloc_cache_free(j->cache, j->p[i]);
+	/* Both kinds of span: no CPU's (the first), another CPU's (the last). */
+	spanalloc_cache_free(j->cache, j->p[0]);
+	spanalloc_cache_free(j->cache, j->p[j->n - 1]);
+	return 0;
+}
+
+/*
+ * Frees on a CPU that owns none of the spans go through its batch: each is
+ * marked at once (a double free is caught at once), the batch is folded in
+ * under the central lock, and every span comes back: destroying the cache
+ * then finds no live object to report.
+ */
+static void remote_frees_batched(struct kunit *test)
+{
+	struct sa_remote_job j = { .n = 5 * 64 + 7 };
+	struct spanalloc_ptr_info info;
+	unsigned int i;
+	long before;
+	int c0, c1;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	j.p = kunit_kcalloc(test, j.n, sizeof(*j.p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, j.p);
+	j.cache = spanalloc_cache_create("sa_test_remote", 64, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, j.cache);
+	spanalloc_debug_drain();
+	before = sa_pages_in_use();
+	cpus_read_lock();
+	c0 = cpumask_first(cpu_online_mask);
+	c1 = cpumask_next(c0, cpu_online_mask);
+	work_on_cpu(c0, sa_remote_alloc, &j);
+	for (i = 0; i < j.n; i++)
+		KUNIT_ASSERT_NOT_NULL(test, j.p[i]);
+	/* 64 objects a span: c0 owns the last one, no CPU the others. */
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(j.p[0], &info), 0);
+	KUNIT_EXPECT_EQ(test, info.nelems, 64U);
+	work_on_cpu(c1, sa_remote_free, &j);
+	cpus_read_unlock();
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	for (i = 0; i < j.n; i++) {
+		if (!spanalloc_debug_lookup(j.p[i], &info))
+			KUNIT_EXPECT_FALSE(test, info.live);
+	}
+	spanalloc_debug_drain();
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
+	spanalloc_cache_destroy(j.cache);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+}
+
 static void bad_double_free_in_bulk(struct kunit *test)
 {
 	void *p[8], *lost;
@@ -1449,6 +1522,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_double_free_in_bulk),
 	KUNIT_CASE(bad_free_foreign_pointers),
 	KUNIT_CASE(bad_free_span_tail),
+	KUNIT_CASE(remote_frees_batched),
 	KUNIT_CASE(bad_use_destroyed_cache),
 	KUNIT_CASE(bad_bulk_counts),
 	KUNIT_CASE(bad_gfp_sleeping_in_atomic),
