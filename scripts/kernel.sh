@@ -94,7 +94,7 @@ while IFS= read -r line; do
 done <<<"$merged"
 [ "$bad" = 0 ] || { rm -rf "$out"; exit 1; }
 
-log "building bzImage and module support with $(nproc) jobs (cold: ~11 min)"
+log "building bzImage and module support with $(nproc) jobs (cold: 4 to 11 min)"
 start=$(date +%s)
 sa_compile
 log "built in $(( $(date +%s) - start )) s"
