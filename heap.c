@@ -197,12 +197,31 @@ static void sa_heap_put_spare(struct sa_heap *h, struct sa_span *s)
 	h->nr_spares++;
 }
 
+/* Free the spare descriptors of @h above @keep. */
+static void sa_heap_trim_spares(struct sa_heap *h, unsigned int keep)
+{
+	unsigned long flags;
+	struct sa_span *s;
+	LIST_HEAD(extra);
+
+	raw_spin_lock_irqsave(&h->lock, flags);
+	while (h->nr_spares > keep) {
+		s = list_first_entry(&h->spares, struct sa_span, list);
+		list_move(&s->list, &extra);
+		h->nr_spares--;
+	}
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	while ((s = list_first_entry_or_null(&extra, struct sa_span, list))) {
+		list_del(&s->list);
+		kmem_cache_free(sa_span_cachep, s);
+	}
+}
+
 /* Bring the spares between SA_SPARES_MIN and SA_SPARES_MAX, outside the lock. */
 static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 {
 	unsigned long flags;
 	struct sa_span *s;
-	LIST_HEAD(extra);
 
 	if (in_hardirq() || in_nmi())
 		return;
@@ -214,19 +233,8 @@ static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 		sa_heap_put_spare(h, s);
 		raw_spin_unlock_irqrestore(&h->lock, flags);
 	}
-	if (READ_ONCE(h->nr_spares) <= SA_SPARES_MAX)
-		return;
-	raw_spin_lock_irqsave(&h->lock, flags);
-	while (h->nr_spares > SA_SPARES_MAX) {
-		s = list_first_entry(&h->spares, struct sa_span, list);
-		list_move(&s->list, &extra);
-		h->nr_spares--;
-	}
-	raw_spin_unlock_irqrestore(&h->lock, flags);
-	while ((s = list_first_entry_or_null(&extra, struct sa_span, list))) {
-		list_del(&s->list);
-		kmem_cache_free(sa_span_cachep, s);
-	}
+	if (READ_ONCE(h->nr_spares) > SA_SPARES_MAX)
+		sa_heap_trim_spares(h, SA_SPARES_MAX);
 }
 
 /* The free span that ends right before @s, or starts right after it. */
@@ -543,6 +551,27 @@ unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
 	if (h)
 		sa_heap_balance_spares(h, GFP_KERNEL);
 	return done;
+}
+
+/**
+ * sa_heap_trim_meta() - give back the span descriptors no span needs
+ *
+ * Frees each node's spare descriptors above SA_SPARES_MIN and the empty slabs
+ * of the descriptor cache, and waits for them to reach the page allocator
+ * (the cache is SLAB_TYPESAFE_BY_RCU: its slabs are freed after a grace
+ * period). Slabs that still hold a live descriptor stay.
+ *
+ * Context: process context, may sleep (for an RCU grace period and more).
+ */
+void sa_heap_trim_meta(void)
+{
+	int node;
+
+	for_each_node(node)
+		if (sa_heaps[node])
+			sa_heap_trim_spares(sa_heaps[node], SA_SPARES_MIN);
+	kmem_cache_shrink(sa_span_cachep);
+	rcu_barrier();
 }
 
 /**

@@ -287,6 +287,7 @@ void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st);
 void sa_set_pages(struct sa_span *s, struct sa_span *owner);
 void sa_heap_release_all(void);
 unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max);
+void sa_heap_trim_meta(void);
 unsigned long sa_heap_free_pages(void);
 extern struct kmem_cache *sa_span_cachep;
 extern unsigned int sa_max_chunk_order;

@@ -84,8 +84,9 @@ static void sa_drain_fn(struct work_struct *work)
 }
 
 /**
- * sa_scavenge_all() - a full scavenge now: drain the per-CPU caches, then
- * give back every free page above the goal
+ * sa_scavenge_all() - a full scavenge now: drain the per-CPU caches, give
+ * back every free page above the goal, then the span descriptors no span
+ * needs
  *
  * Context: process context, may sleep.
  */
@@ -93,6 +94,7 @@ void sa_scavenge_all(void)
 {
 	sa_drain_all();
 	sa_scavenge_pass(ULONG_MAX);
+	sa_heap_trim_meta();
 }
 
 static unsigned long sa_shrink_count(struct shrinker *s, struct shrink_control *sc)
