@@ -62,10 +62,10 @@
  * 4. A full batch is applied under the central lock, one lock per run of
  *    spans of a node (sa_central_apply_frees()): a span another CPU owns is
  *    left to its owner, which folds remote_free into allocBits when its
- *    window runs out or it gives the span back; a span no CPU owns is folded
- *    and moved from full to partial. An interrupt that finds this CPU's
- *    cache busy, or a full batch, takes the central lock for its one object
- *    (sa_central_free()).
+ *    window runs out or it gives the span back; in a span no CPU owns the
+ *    object's two bits are cleared, and the span moves from full to
+ *    partial. An interrupt that finds this CPU's cache busy, or a full
+ *    batch, takes the central lock for its one object (sa_central_free()).
  * 5. A span with no live object that no CPU owns goes back to the page heap
  *    and merges with its free neighbours.
  *
@@ -339,49 +339,50 @@ static unsigned int sa_central_apply_run(struct sa_pool *pool, struct sa_span *s
 					 unsigned int nr, struct list_head *empty)
 {
 	struct sa_central *c = pool->central[READ_ONCE(s->node)];
-	struct sa_span *done = NULL;
-	unsigned long flags;
+	struct sa_span *cur = NULL;	/* checked under this lock, held since */
+	unsigned long flags, a;
 	unsigned int idx;
 
 	raw_spin_lock_irqsave(&c->lock, flags);
 	for (;;) {
-		unsigned long a = ~objs[i];
-
+		a = ~objs[i];
 		/* Geometry, pool and node are constant while the state is small. */
-		if (READ_ONCE(s->state) != SA_SPAN_SMALL || s->pool != pool ||
-		    pool->central[s->node] != c)
-			goto next;
-		if (!s->cached) {
+		if (s != cur) {
+			if (READ_ONCE(s->state) != SA_SPAN_SMALL || s->pool != pool ||
+			    pool->central[s->node] != c)
+				goto next;
+			cur = s;
+		}
+		/*
+		 * A span a CPU owns is its owner's to fold; in another, the bit
+		 * may be gone: folded by a drain, or taken with the span by
+		 * sa_central_get_span()'s new owner.
+		 */
+		if (!s->cached && sa_span_obj_start(s, (void *)a, &idx) &&
+		    test_and_clear_bit(idx, s->remote_free)) {
 			bool was_full = s->alloc_count >= s->nelems;
 
-			if (!sa_span_obj_start(s, (void *)a, &idx) ||
-			    !test_bit(idx, s->remote_free))
-				goto next;
-			sa_span_fold_remote(s);
+			__clear_bit(idx, s->alloc_bits);
+			s->alloc_count--;
 			if (sa_central_update(c, s, was_full)) {
 				list_add(&s->list, empty);
-				goto next;
+				cur = NULL;
 			}
 		}
-		done = s;
 next:
-		for (i++; i < nr; i++) {
+		do {
+			if (++i == nr)
+				goto out;
 			a = ~objs[i];
-			/*
-			 * @done was dealt with under this lock, held since:
-			 * every object of the batch was marked before, so its
-			 * bit was folded too (or is its owner's to fold).
-			 */
-			if (done && a - done->base < ((unsigned long)done->npages << PAGE_SHIFT))
-				continue;
-			s = sa_lookup((void *)a);
-			if (s)
-				break;
-		}
-		if (i == nr || pool->central[READ_ONCE(s->node)] != c)
+			if (cur && a - cur->base < ((unsigned long)cur->npages << PAGE_SHIFT))
+				s = cur;
+			else
+				s = sa_lookup((void *)a);
+		} while (!s);
+		if (s != cur && pool->central[READ_ONCE(s->node)] != c)
 			break;
-		done = NULL;
 	}
+out:
 	raw_spin_unlock_irqrestore(&c->lock, flags);
 	return i;
 }
@@ -396,13 +397,15 @@ next:
  * @empty: receives the spans left empty, for sa_central_free_empty()
  *
  * A span that a CPU owns is left to its owner, which folds remote frees in
- * (sa_span_next_free_slow(), sa_central_put_span()). Any other span is folded
- * here and moved to the list it now belongs on. Spans are found again by
- * lookup, never by a kept pointer: meanwhile another batch may have folded
- * one, emptied it and given it back, so a span whose bit for the object is
- * no longer set is not this batch's to touch.
+ * (sa_span_next_free_slow(), sa_central_put_span()). In any other span the
+ * object's remote_free bit is cleared with its allocBit, and the span moves
+ * to the list it now belongs on. Spans are found again by lookup, never by
+ * a kept pointer: meanwhile the span may have been folded (given back by its
+ * owner), emptied and reused, so a span whose bit for the object is no
+ * longer set is not this batch's to touch.
  *
- * Context: any context but NMI; the caller holds no central or heap lock.
+ * Context: any context but NMI, with preemption off or in an RCU read-side
+ * critical section; the caller holds no central or heap lock.
  */
 void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, unsigned int nr,
 			    struct list_head *empty)
@@ -410,7 +413,8 @@ void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, uns
 	unsigned int i = 0;
 
 	/* Span descriptors are SLAB_TYPESAFE_BY_RCU: a stale one is a span. */
-	rcu_read_lock();
+	RCU_LOCKDEP_WARN(preemptible() && !rcu_read_lock_held(),
+			 "applying frees outside an RCU read side");
 	while (i < nr) {
 		struct sa_span *s = sa_lookup((void *)~objs[i]);
 
@@ -419,7 +423,6 @@ void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, uns
 		else
 			i++;
 	}
-	rcu_read_unlock();
 }
 
 /**

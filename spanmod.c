@@ -101,6 +101,29 @@ static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
 	return (gfp & __GFP_ZERO) || want_init_on_alloc(gfp);
 }
 
+/*
+ * Apply this CPU's batch of frees of @pool's spans it does not own; the spans
+ * it empties go to the page heap after the critical section.
+ */
+static noinline void sa_pool_flush_frees(struct sa_pool *pool)
+{
+	LIST_HEAD(empty);
+	struct sa_pcpu *c;
+
+	c = get_cpu_ptr(pool->pcpu);
+	/* Busy: this interrupts the owner; the next free flushes. */
+	if (likely(!c->busy)) {
+		WRITE_ONCE(c->busy, 1);
+		barrier();
+		sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+		c->nr_frees = 0;
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+	}
+	put_cpu_ptr(pool->pcpu);
+	sa_central_free_empty(&empty);
+}
+
 /* Take a new span into this CPU's cache, or serve one object without. */
 static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node)
 {
@@ -109,6 +132,9 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 	unsigned long obj;
 	int want = node == NUMA_NO_NODE ? numa_mem_id() : node;
 
+	/* Frees waiting in this CPU's batch may leave a span partial: first. */
+	if (this_cpu_read(pool->pcpu->nr_frees))
+		sa_pool_flush_frees(pool);
 	s = sa_central_get_span(pool, want, gfp);
 	if (!s)
 		return 0;
@@ -282,26 +308,41 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
 }
 
 /*
- * Apply this CPU's batch of frees of @pool's spans it does not own; the spans
- * it empties go to the page heap after the critical section.
+ * Free an object of a span this CPU does not own (another CPU's, or no
+ * CPU's): mark it freed in remote_free now, without a lock (which catches a
+ * double free at once), and leave the span's lists to this CPU's batch. An
+ * interrupted critical section, or a full batch, takes the central lock.
  */
-static noinline void sa_pool_flush_frees(struct sa_pool *pool)
+static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s, void *obj,
+					unsigned int idx, unsigned long caller)
 {
-	LIST_HEAD(empty);
 	struct sa_pcpu *c;
+	bool flush;
 
 	c = get_cpu_ptr(pool->pcpu);
-	/* Busy: this interrupts the owner; the next free flushes. */
-	if (likely(!c->busy)) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
-		sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
-		c->nr_frees = 0;
+	if (unlikely(c->busy || c->nr_frees >= SA_FREE_BATCH)) {
+		put_cpu_ptr(pool->pcpu);
+		sa_pool_free_central(pool, s, obj, idx, caller);
+		return;
+	}
+	WRITE_ONCE(c->busy, 1);
+	barrier();
+	if (unlikely(!test_bit(idx, s->alloc_bits) ||
+		     test_and_set_bit(idx, s->remote_free))) {
 		barrier();
 		WRITE_ONCE(c->busy, 0);
+		put_cpu_ptr(pool->pcpu);
+		sa_report("double free", obj, caller);
+		return;
 	}
+	c->frees[c->nr_frees++] = ~(unsigned long)obj;
+	flush = c->nr_frees == SA_FREE_BATCH;
+	barrier();
+	WRITE_ONCE(c->busy, 0);
 	put_cpu_ptr(pool->pcpu);
-	sa_central_free_empty(&empty);
+	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+	if (unlikely(flush))
+		sa_pool_flush_frees(pool);
 }
 
 /*
@@ -312,7 +353,6 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 					 void *obj, unsigned int idx, unsigned long caller,
 					 const bool full)
 {
-	bool flush = false;
 	struct sa_pcpu *c;
 
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
@@ -333,57 +373,36 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_kasan_free(obj, pool->cls->size);
 	}
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(c->busy))
-		goto central;
+	if (unlikely(c->busy || c->span != s)) {
+		put_cpu_ptr(pool->pcpu);
+		sa_pool_free_other(pool, s, obj, idx, caller);
+		return;
+	}
 	WRITE_ONCE(c->busy, 1);
 	barrier();
-	if (likely(c->span == s)) {
-		/* Freed once already, locally or remotely: a double free. */
-		if (unlikely(test_bit(idx, s->remote_free) ||
-			     !__test_and_clear_bit(idx, s->alloc_bits)))
-			goto double_free;
-		s->alloc_count--;
-		/*
-		 * The object allocated last comes back: step the window back
-		 * over it, so the next allocation reuses it (hot in the cache)
-		 * instead of walking the whole span.
-		 */
-		if (idx + 1 == s->freeindex) {
-			s->freeindex = idx;
-			s->alloc_cache = (s->alloc_cache << 1) | 1;
-		}
-	} else {
-		/*
-		 * Another CPU's span, or no CPU's: mark the object freed now,
-		 * without a lock, and leave the span's lists to a batch.
-		 */
-		if (unlikely(c->nr_frees >= SA_FREE_BATCH)) {
-			barrier();
-			WRITE_ONCE(c->busy, 0);
-			goto central;
-		}
-		if (unlikely(!test_bit(idx, s->alloc_bits) ||
-			     test_and_set_bit(idx, s->remote_free)))
-			goto double_free;
-		c->frees[c->nr_frees++] = ~(unsigned long)obj;
-		flush = c->nr_frees == SA_FREE_BATCH;
+	/* Freed once already, locally or remotely: a double free. */
+	if (unlikely(test_bit(idx, s->remote_free) ||
+		     !__test_and_clear_bit(idx, s->alloc_bits))) {
+		barrier();
+		WRITE_ONCE(c->busy, 0);
+		put_cpu_ptr(pool->pcpu);
+		sa_report("double free", obj, caller);
+		return;
+	}
+	s->alloc_count--;
+	/*
+	 * The object allocated last comes back: step the window back over it,
+	 * so the next allocation reuses it (hot in the cache) instead of
+	 * walking the whole span.
+	 */
+	if (idx + 1 == s->freeindex) {
+		s->freeindex = idx;
+		s->alloc_cache = (s->alloc_cache << 1) | 1;
 	}
 	barrier();
 	WRITE_ONCE(c->busy, 0);
 	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
-	if (unlikely(flush))
-		sa_pool_flush_frees(pool);
-	return;
-double_free:
-	barrier();
-	WRITE_ONCE(c->busy, 0);
-	put_cpu_ptr(pool->pcpu);
-	sa_report("double free", obj, caller);
-	return;
-central:
-	put_cpu_ptr(pool->pcpu);
-	sa_pool_free_central(pool, s, obj, idx, caller);
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
@@ -1165,7 +1184,9 @@ static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
 	LIST_HEAD(empty);
 
 	c->span = NULL;
+	rcu_read_lock();
 	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+	rcu_read_unlock();
 	c->nr_frees = 0;
 	sa_central_free_empty(&empty);
 	if (s)
