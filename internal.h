@@ -104,7 +104,9 @@ enum sa_stat {
 };
 
 /* Frees of spans a CPU does not own, applied to the central lists together. */
-#define SA_FREE_BATCH	32
+#define SA_FREE_BATCH		32
+/* A batch pins at most this many pages of spans (see sa_pool::free_batch). */
+#define SA_FREE_BATCH_PAGES	32
 
 /*
  * struct sa_pcpu - one CPU's cache of one pool (Go's mcache entry)
@@ -140,6 +142,11 @@ struct sa_pool {
 	struct spanalloc_cache *cache;	/* named cache, or NULL for a size class */
 	unsigned int class_idx;		/* index into sa_classes */
 	unsigned int usable;		/* bytes a caller may use (debug: less) */
+	/*
+	 * Entries of sa_pcpu::frees used: a pending free may keep its span
+	 * from emptying, so large spans get short batches.
+	 */
+	unsigned int free_batch;
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };

@@ -486,6 +486,8 @@ int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
 	pool->class_idx = class_idx;
 	pool->debug = debug;
 	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);
+	pool->free_batch = clamp_t(unsigned int, SA_FREE_BATCH_PAGES / pool->cls->npages,
+				   1, SA_FREE_BATCH);
 	if (debug)
 		static_branch_enable(&sa_debug_active);
 	pool->ctor = ctor;

@@ -320,7 +320,7 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	bool flush;
 
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(c->busy || c->nr_frees >= SA_FREE_BATCH)) {
+	if (unlikely(c->busy || c->nr_frees >= pool->free_batch)) {
 		put_cpu_ptr(pool->pcpu);
 		sa_pool_free_central(pool, s, obj, idx, caller);
 		return;
@@ -336,7 +336,7 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 		return;
 	}
 	c->frees[c->nr_frees++] = ~(unsigned long)obj;
-	flush = c->nr_frees == SA_FREE_BATCH;
+	flush = c->nr_frees >= pool->free_batch;
 	barrier();
 	WRITE_ONCE(c->busy, 0);
 	put_cpu_ptr(pool->pcpu);
