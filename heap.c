@@ -495,25 +495,25 @@ void sa_heap_read_stats(int node, struct spanalloc_heap_stats *st)
 	raw_spin_unlock_irqrestore(&h->lock, flags);
 }
 
-/* Give one free span's pages back to the page allocator. */
-static void sa_heap_return(struct sa_heap *h, struct sa_span *s)
+/*
+ * A free span, already off the free lists, leaves the heap's books: in the
+ * same lock hold that took it off, so that pages_held - pages_free never
+ * counts it as in use. Return: its chunk, if that held nothing else, for
+ * kfree() once the lock is dropped.
+ */
+static struct sa_chunk *sa_heap_unhold(struct sa_heap *h, struct sa_span *s)
 {
-	struct sa_chunk *dead = NULL;
-	unsigned long flags;
+	struct sa_chunk *chunk = s->chunk;
 
-	sa_free_pages(s);
-	raw_spin_lock_irqsave(&h->lock, flags);
-	s->chunk->held -= s->npages;
+	lockdep_assert_held(&h->lock);
+	chunk->held -= s->npages;
 	h->pages_held -= s->npages;
 	h->pages_returned += s->npages;
-	if (!s->chunk->held) {
-		h->nr_chunks[s->chunk->order]--;
-		list_del(&s->chunk->list);
-		dead = s->chunk;
-	}
-	sa_heap_put_spare(h, s);
-	raw_spin_unlock_irqrestore(&h->lock, flags);
-	kfree(dead);
+	if (chunk->held)
+		return NULL;
+	h->nr_chunks[chunk->order]--;
+	list_del(&chunk->list);
+	return chunk;
 }
 
 /**
@@ -532,6 +532,7 @@ unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
 {
 	struct sa_heap *h = sa_heaps[node];
 	unsigned long done = 0, flags;
+	struct sa_chunk *dead;
 	struct sa_span *s;
 
 	while (h && done < max) {
@@ -543,9 +544,15 @@ unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
 		}
 		sa_heap_remove(h, s);
 		s->state = 0;
+		dead = sa_heap_unhold(h, s);
 		raw_spin_unlock_irqrestore(&h->lock, flags);
 		done += s->npages;
-		sa_heap_return(h, s);
+		/* Its pages untagged and freed, the descriptor becomes a spare. */
+		sa_free_pages(s);
+		raw_spin_lock_irqsave(&h->lock, flags);
+		sa_heap_put_spare(h, s);
+		raw_spin_unlock_irqrestore(&h->lock, flags);
+		kfree(dead);
 		cond_resched();
 	}
 	if (h)
