@@ -117,13 +117,12 @@ void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
 
 	WRITE_ONCE(s->quarantined, true);
 	c = get_cpu_ptr(pool->pcpu);
-	if (!c->busy && c->span == s) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
-		c->span = NULL;
-		barrier();
-		WRITE_ONCE(c->busy, 0);
-		mine = true;
+	if (sa_pcpu_enter(c)) {
+		if (c->span == s) {
+			c->span = NULL;
+			mine = true;
+		}
+		sa_pcpu_exit(c);
 	}
 	put_cpu_ptr(pool->pcpu);
 	if (mine)

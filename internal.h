@@ -129,6 +129,32 @@ struct sa_pcpu {
 	unsigned long frees[SA_FREE_BATCH];
 };
 
+/**
+ * sa_pcpu_enter() - enter this CPU's critical section of a pool
+ * @c: this CPU's sa_pcpu, with preemption off
+ *
+ * An interrupt may run a whole critical section of its own (and change
+ * @c->span) between the test of @busy and the store; so every field of @c is
+ * read after this returns true, never before.
+ *
+ * Return: false if an interrupted critical section holds it.
+ */
+static __always_inline bool sa_pcpu_enter(struct sa_pcpu *c)
+{
+	if (unlikely(READ_ONCE(c->busy)))
+		return false;
+	WRITE_ONCE(c->busy, 1);
+	barrier();
+	return true;
+}
+
+/* Leave the critical section sa_pcpu_enter() entered. */
+static __always_inline void sa_pcpu_exit(struct sa_pcpu *c)
+{
+	barrier();
+	WRITE_ONCE(c->busy, 0);
+}
+
 /*
  * struct sa_pool - where objects of one geometry come from
  *

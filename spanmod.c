@@ -8,7 +8,10 @@
  * ever touches that span's allocation state while it is owned, so the fast
  * paths take no lock and make no atomic read-modify-write. An interrupt that
  * arrives while busy is set does not enter: it takes the locked central path,
- * as does a free of an object whose span this CPU does not own.
+ * as does a free of an object whose span this CPU does not own. One that
+ * arrives between the test of busy and its store runs a whole section of its
+ * own, and may change the cache: so the cache is read only after busy is set
+ * (sa_pcpu_enter()).
  */
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
@@ -112,13 +115,10 @@ static noinline void sa_pool_flush_frees(struct sa_pool *pool)
 
 	c = get_cpu_ptr(pool->pcpu);
 	/* Busy: this interrupts the owner; the next free flushes. */
-	if (likely(!c->busy)) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
+	if (likely(sa_pcpu_enter(c))) {
 		sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
 		c->nr_frees = 0;
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 	}
 	put_cpu_ptr(pool->pcpu);
 	sa_central_free_empty(&empty);
@@ -139,14 +139,11 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 	if (!s)
 		return 0;
 	c = get_cpu_ptr(pool->pcpu);
-	if (likely(!c->busy && s->node == numa_mem_id())) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
+	if (likely(s->node == numa_mem_id() && sa_pcpu_enter(c))) {
 		old = c->span;
 		c->span = s;
 		obj = sa_span_next_free(s);
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 		this_cpu_inc(pool->pcpu->stat[SA_REFILL]);
 		if (old)
 			this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
@@ -201,18 +198,15 @@ static __always_inline unsigned long sa_pcpu_take(struct sa_pool *pool, int node
 	struct sa_pcpu *c;
 
 	c = get_cpu_ptr(pool->pcpu);
-	if (likely(!c->busy)) {
+	if (likely(sa_pcpu_enter(c))) {
 		struct sa_span *s = c->span;
 
-		WRITE_ONCE(c->busy, 1);
-		barrier();
 		if (likely(s) && (node == NUMA_NO_NODE || node == s->node)) {
 			/* The fast path calls nothing: an empty window is a miss. */
 			if (!fast || likely(s->alloc_cache))
 				got = sa_span_next_free(s);
 		}
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 	}
 	put_cpu_ptr(pool->pcpu);
 	return got;
@@ -320,25 +314,27 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	bool flush;
 
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(c->busy || c->nr_frees >= pool->free_batch)) {
+	if (unlikely(!sa_pcpu_enter(c))) {
 		put_cpu_ptr(pool->pcpu);
 		sa_pool_free_central(pool, s, obj, idx, caller);
 		return;
 	}
-	WRITE_ONCE(c->busy, 1);
-	barrier();
+	if (unlikely(c->nr_frees >= pool->free_batch)) {
+		sa_pcpu_exit(c);
+		put_cpu_ptr(pool->pcpu);
+		sa_pool_free_central(pool, s, obj, idx, caller);
+		return;
+	}
 	if (unlikely(!test_bit(idx, s->alloc_bits) ||
 		     test_and_set_bit(idx, s->remote_free))) {
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_report("double free", obj, caller);
 		return;
 	}
 	c->frees[c->nr_frees++] = ~(unsigned long)obj;
 	flush = c->nr_frees >= pool->free_batch;
-	barrier();
-	WRITE_ONCE(c->busy, 0);
+	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	if (unlikely(flush))
@@ -373,18 +369,21 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_kasan_free(obj, pool->cls->size);
 	}
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(c->busy || c->span != s)) {
+	if (unlikely(!sa_pcpu_enter(c))) {
 		put_cpu_ptr(pool->pcpu);
 		sa_pool_free_other(pool, s, obj, idx, caller);
 		return;
 	}
-	WRITE_ONCE(c->busy, 1);
-	barrier();
+	if (unlikely(c->span != s)) {
+		sa_pcpu_exit(c);
+		put_cpu_ptr(pool->pcpu);
+		sa_pool_free_other(pool, s, obj, idx, caller);
+		return;
+	}
 	/* Freed once already, locally or remotely: a double free. */
 	if (unlikely(test_bit(idx, s->remote_free) ||
 		     !__test_and_clear_bit(idx, s->alloc_bits))) {
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_report("double free", obj, caller);
 		return;
@@ -399,8 +398,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		s->freeindex = idx;
 		s->alloc_cache = (s->alloc_cache << 1) | 1;
 	}
-	barrier();
-	WRITE_ONCE(c->busy, 0);
+	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 }
@@ -832,12 +830,10 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 
 	while (i < nr) {
 		c = get_cpu_ptr(pool->pcpu);
-		if (likely(!c->busy && c->span)) {
-			WRITE_ONCE(c->busy, 1);
-			barrier();
-			i = sa_span_take_bulk(c->span, p, i, nr);
-			barrier();
-			WRITE_ONCE(c->busy, 0);
+		if (likely(sa_pcpu_enter(c))) {
+			if (likely(c->span))
+				i = sa_span_take_bulk(c->span, p, i, nr);
+			sa_pcpu_exit(c);
 		}
 		put_cpu_ptr(pool->pcpu);
 		if (i < nr) {
@@ -918,9 +914,12 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 	base = s->base;
 	size = (unsigned long)s->npages << PAGE_SHIFT;
 	c = get_cpu_ptr(pool->pcpu);
-	if (likely(!c->busy && c->span == s)) {
-		WRITE_ONCE(c->busy, 1);
-		barrier();
+	if (likely(sa_pcpu_enter(c))) {
+		if (unlikely(c->span != s)) {
+			sa_pcpu_exit(c);
+			put_cpu_ptr(pool->pcpu);
+			return i;
+		}
 		for (; i < nr; i++) {
 			void *obj = p[i];
 			unsigned int idx;
@@ -946,8 +945,7 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			}
 			done++;
 		}
-		barrier();
-		WRITE_ONCE(c->busy, 0);
+		sa_pcpu_exit(c);
 		this_cpu_add(pool->pcpu->stat[SA_FREE], done);
 	}
 	put_cpu_ptr(pool->pcpu);
@@ -1133,14 +1131,16 @@ static long sa_pool_drain_local(void *arg)
 	LIST_HEAD(empty);
 
 	c = get_cpu_ptr(pool->pcpu);
-	WRITE_ONCE(c->busy, 1);
-	barrier();
+	/* Process context: no critical section of this CPU is interrupted. */
+	if (WARN_ON_ONCE(!sa_pcpu_enter(c))) {
+		put_cpu_ptr(pool->pcpu);
+		return 0;
+	}
 	s = c->span;
 	c->span = NULL;
 	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
 	c->nr_frees = 0;
-	barrier();
-	WRITE_ONCE(c->busy, 0);
+	sa_pcpu_exit(c);
 	if (s)
 		this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
 	put_cpu_ptr(pool->pcpu);
