@@ -18,7 +18,9 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
+#include <linux/sched/task_stack.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/string.h>
 
 #include <spanalloc.h>
@@ -61,16 +63,20 @@ static noinline int sa_leaky_alloc(unsigned int n)
 }
 
 /*
- * Overwrite about 5 KiB of the stack below us, where the allocations (and
- * kmemleak's own bookkeeping under them) left copies of the pointers.
+ * Overwrite the stack below us down to 2 KiB above its end, where the
+ * allocations (the page allocator's, zeroing, kmemleak's own bookkeeping
+ * under them) left copies of the pointers: kmemleak scans a live task's
+ * whole stack, and the shell that wrote to "leak" lives on. One 512-byte
+ * frame at a time, so that nothing is written outside a frame of ours.
  */
-static noinline void sa_leaky_scrub(int depth)
+static noinline void sa_leaky_scrub(void)
 {
+	unsigned long end = (unsigned long)task_stack_page(current);
 	char buf[512];
 
 	memzero_explicit(buf, sizeof(buf));
-	if (depth > 0)
-		sa_leaky_scrub(depth - 1);
+	if ((unsigned long)buf - end > 2 * sizeof(buf) + SZ_2K)
+		sa_leaky_scrub();
 	barrier_data(buf);
 }
 
@@ -85,7 +91,7 @@ static ssize_t sa_leaky_leak_write(struct file *f, const char __user *ubuf, size
 	mutex_lock(&sa_leaky_lock);
 	ret = sa_leaky_alloc(n);
 	mutex_unlock(&sa_leaky_lock);
-	sa_leaky_scrub(10);
+	sa_leaky_scrub();
 	return ret ?: len;
 }
 
