@@ -2,20 +2,12 @@
 /*
  * The page heap (Go's mheap): the bottom layer. See span.c for the overview.
  *
- * One heap per NUMA node takes pages from alloc_pages() in chunks of up to
- * 1 MiB (order SA_CHUNK_ORDER), falling back to smaller orders when the buddy
- * allocator has no such block. Chunk sizes ramp up with the heap: a chunk is
- * about as large as what the heap holds already (its largest power of
- * two), from 16 KiB (order sa_min_chunk_order) for an empty heap to 1 MiB
- * once it holds 1 MiB: 16 + 16 + 32 + 64 + 128 + 256 + 512 KiB make the
- * first 1 MiB. A small heap so holds no mostly empty 1 MiB chunk, and a big
- * one still grows by 1 MiB chunks; the ramp costs six more alloc_pages()
- * calls per node than one 1 MiB chunk. It follows what is held now: a heap
- * the scavenger shrank ramps up again. The heap splits each chunk into
- * independent pages (split_page()) so that any run of them can later go back
- * on its own. The heap carves spans of N pages out of free spans (first fit
- * by length), and a freed span coalesces with the free spans next to it in
- * the same chunk.
+ * One heap per NUMA node takes pages from alloc_pages() in chunks of 1 MiB
+ * (order SA_CHUNK_ORDER), falling back to smaller orders when the buddy
+ * allocator has no such block, and splits each chunk into independent pages
+ * (split_page()) so that any run of them can later go back on its own. The
+ * heap carves spans of N pages out of free spans (first fit by length), and a
+ * freed span coalesces with the free spans next to it in the same chunk.
  *
  * Every page the heap holds carries SA_PAGE_TAG in page->mapping and its span
  * (in use or free) in page->private, so sa_lookup() needs no lock. Both are
@@ -36,8 +28,6 @@ const unsigned long sa_page_tag[2] __aligned(sizeof(long));
 struct kmem_cache *sa_span_cachep;
 /* Largest chunk order tried; tests lower it to exercise the fallback. */
 unsigned int sa_max_chunk_order = SA_CHUNK_ORDER;
-/* Order of the first chunk of an empty heap; SA_CHUNK_ORDER turns the ramp off. */
-unsigned int sa_min_chunk_order = SA_CHUNK_MIN_ORDER;
 /* Fault injection for tests: fail the Nth next span carved (0: off). */
 atomic_t sa_fail_new_span = ATOMIC_INIT(0);
 /* Fault injection on the refill path, debugfs spanalloc/fail_refill. */
@@ -319,25 +309,11 @@ static gfp_t sa_page_gfp(gfp_t gfp)
 	return (gfp & (SA_RECLAIM_MASK | __GFP_THISNODE)) | __GFP_ZERO;
 }
 
-/*
- * The order of the next chunk of @h: about the pages it holds already (the
- * ramp, see the top of this file), between sa_min_chunk_order and
- * sa_max_chunk_order.
- */
-static unsigned int sa_heap_chunk_order(struct sa_heap *h)
-{
-	unsigned long held = READ_ONCE(h->pages_held);
-	unsigned int order = held ? ilog2(held) : 0;
-
-	order = max(order, READ_ONCE(sa_min_chunk_order));
-	return min(order, READ_ONCE(sa_max_chunk_order));
-}
-
 /* Take a chunk from the page allocator, largest order first. */
 static struct sa_span *sa_heap_grow(int node, unsigned int npages, gfp_t gfp)
 {
 	unsigned int min_order = get_order((unsigned long)npages << PAGE_SHIFT);
-	unsigned int order = max(sa_heap_chunk_order(sa_heaps[node]), min_order);
+	unsigned int order = max(READ_ONCE(sa_max_chunk_order), min_order);
 	struct page *page = NULL;
 	struct sa_chunk *chunk;
 	struct sa_span *s;

@@ -24,7 +24,6 @@
 
 #define SA_CHUNK_ORDER		8			/* 1 MiB chunks */
 #define SA_CHUNK_PAGES		BIT(SA_CHUNK_ORDER)
-#define SA_CHUNK_MIN_ORDER	2			/* first chunk: 16 KiB */
 #define SA_BITMAP_LONGS		BITS_TO_LONGS(SA_MAX_NELEMS)
 #define SA_HEAP_LISTS		SA_CHUNK_PAGES		/* free lists by length */
 
@@ -325,7 +324,6 @@ void sa_heap_trim_meta(void);
 unsigned long sa_heap_free_pages(void);
 extern struct kmem_cache *sa_span_cachep;
 extern unsigned int sa_max_chunk_order;
-extern unsigned int sa_min_chunk_order;
 extern atomic_t sa_fail_new_span;
 extern struct fault_attr sa_fail_refill;
 struct fault_attr *spanalloc_debug_fail_refill(void);
@@ -374,7 +372,6 @@ void spanalloc_debug_release(void);
 void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st);
 int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);
 unsigned int spanalloc_debug_set_chunk_order(unsigned int order);
-unsigned int spanalloc_debug_set_chunk_ramp(unsigned int order);
 void spanalloc_debug_fail_new_span(int nth);
 void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees);
 unsigned int spanalloc_debug_cpu_spans(int cpu);

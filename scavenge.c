@@ -5,13 +5,11 @@
  *
  * The scavenger is a delayed work item. Every scavenge_interval_ms it
  * compares, per NUMA node, the free pages of the page heap with a retention
- * goal: retain_percent of the pages in use, plus retain_floor_chunks times
- * SA_CHUNK_PAGES (full-size 1 MiB chunks, whatever the sizes of the chunks
- * held: see the chunk ramp in heap.c) so that a busy allocator does not give
- * memory back only to ask for it again. Above the goal, it returns free
- * spans to the page allocator, the span idle longest first, at most
- * SA_SCAVENGE_BATCH pages per node and pass; each span is taken under the
- * heap lock and freed outside it.
+ * goal: retain_percent of the pages in use, plus retain_floor_chunks whole
+ * chunks so that a busy allocator does not give memory back only to ask for
+ * it again. Above the goal, it returns free spans to the page allocator, the
+ * span idle longest first, at most SA_SCAVENGE_BATCH pages per node and pass;
+ * each span is taken under the heap lock and freed outside it.
  *
  * The shrinker answers memory pressure (and drop_caches): it gives back free
  * pages regardless of the goal, and schedules a drain of the per-CPU caches
@@ -38,7 +36,7 @@ MODULE_PARM_DESC(retain_percent,
 static unsigned int retain_floor_chunks = 2;
 module_param(retain_floor_chunks, uint, 0644);
 MODULE_PARM_DESC(retain_floor_chunks,
-		 "Free memory always kept per NUMA node, in 1 MiB chunks (default 2)");
+		 "Free chunks (1 MiB) always kept per NUMA node (default 2)");
 
 static struct delayed_work sa_scavenge_work;
 static struct work_struct sa_drain_work;

@@ -8,10 +8,8 @@
  * Glossary
  * --------
  * page:       a kernel page, PAGE_SIZE (4 KiB) bytes.
- * chunk:      pages taken from alloc_pages() in one call: 1 MiB (order 8)
- *             once the node's heap holds 1 MiB; before that about as much as
- *             it holds, from 16 KiB (the ramp, heap.c); a smaller order when
- *             the buddy allocator has no such block.
+ * chunk:      pages taken from alloc_pages() in one call: 1 MiB (order 8),
+ *             or a smaller order when the buddy allocator has no such block.
  * span:       a run of contiguous pages inside a chunk (struct sa_span).
  * object:     one of the equal slots a small span is cut into.
  * size class: one of Go's 67 object sizes, 8 B to 32 KiB (sizeclass.c); it

@@ -1438,19 +1438,6 @@ unsigned int spanalloc_debug_set_chunk_order(unsigned int order)
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_set_chunk_order, SPANALLOC_INTERNAL);
 
 /**
- * spanalloc_debug_set_chunk_ramp() - set the order of an empty heap's first chunk
- * @order: 0 to SA_CHUNK_ORDER (default SA_CHUNK_MIN_ORDER); SA_CHUNK_ORDER
- *	turns the ramp off: every chunk 1 MiB
- *
- * Return: the previous order.
- */
-unsigned int spanalloc_debug_set_chunk_ramp(unsigned int order)
-{
-	return xchg(&sa_min_chunk_order, min_t(unsigned int, order, SA_CHUNK_ORDER));
-}
-EXPORT_SYMBOL_NS_GPL(spanalloc_debug_set_chunk_ramp, SPANALLOC_INTERNAL);
-
-/**
  * spanalloc_debug_fail_new_span() - make the @nth next new span fail
  * @nth: 1 fails the next one; 0 turns the injection off
  */

@@ -209,11 +209,8 @@ static void heap_split_and_coalesce(struct kunit *test)
 {
 	struct spanalloc_heap_stats st0, st;
 	struct spanalloc_ptr_info info;
-	unsigned int ramp;
 	void *a, *b, *big;
 
-	/* Whole 1 MiB chunks from the start: no ramp (heap_chunk_ramp has it). */
-	ramp = spanalloc_debug_set_chunk_ramp(SA_CHUNK_ORDER);
 	spanalloc_debug_release();
 	sa_total_heap(&st0);
 	a = spanalloc_alloc_node(40 << 10, GFP_KERNEL, numa_mem_id());
@@ -245,75 +242,6 @@ static void heap_split_and_coalesce(struct kunit *test)
 	sa_total_heap(&st);
 	KUNIT_EXPECT_EQ(test, st.pages_held, st0.pages_held);
 	KUNIT_EXPECT_EQ(test, st.nr_chunks, st0.nr_chunks);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
-	spanalloc_debug_set_chunk_ramp(ramp);
-}
-
-/* Grow this node's heap from empty by one-page spans; 0, or -errno. */
-static long sa_ramp_fn(void *arg)
-{
-	struct kunit *test = arg;
-	struct spanalloc_heap_stats st0, st;
-	unsigned int i, n, o, want = 3 * SA_CHUNK_PAGES;
-	int node = numa_mem_id();
-	long ret = 0;
-	void **p;
-
-	p = kcalloc(want, sizeof(*p), GFP_KERNEL);
-	if (!p)
-		return -ENOMEM;
-	spanalloc_debug_release();
-	spanalloc_debug_heap(node, &st0);
-	if (st0.pages_held) {
-		/* Something else holds pages here: the ramp starts higher. */
-		kunit_info(test, "node %d holds %lu pages, skipped", node, st0.pages_held);
-		kfree(p);
-		return 0;
-	}
-	/* The 4096 B class has one object per one-page span. */
-	p[0] = spanalloc_alloc_node(4096, GFP_KERNEL, node);
-	if (!p[0]) {
-		kfree(p);
-		return -ENOMEM;
-	}
-	spanalloc_debug_heap(node, &st);
-	/* An empty heap takes a small chunk (16 KiB), not 1 MiB. */
-	KUNIT_EXPECT_EQ(test, st.pages_held, BIT(SA_CHUNK_MIN_ORDER));
-	KUNIT_EXPECT_EQ(test, st.nr_chunks_order[SA_CHUNK_MIN_ORDER], 1UL);
-	for (n = 1; n < want; n++) {
-		p[n] = spanalloc_alloc_node(4096, GFP_KERNEL, node);
-		if (!p[n]) {
-			ret = -ENOMEM;
-			break;
-		}
-	}
-	spanalloc_debug_heap(node, &st);
-	/*
-	 * Each chunk the largest power of two of what the heap held, up to
-	 * 1 MiB: 4 + 4 + 8 + 16 + 32 + 64 + 128 pages make 256, then 1 MiB
-	 * chunks; 3 MiB in use fill them all.
-	 */
-	if (!ret) {
-		KUNIT_EXPECT_EQ(test, st.nr_chunks_order[SA_CHUNK_MIN_ORDER], 2UL);
-		for (o = SA_CHUNK_MIN_ORDER + 1; o < SA_CHUNK_ORDER; o++)
-			KUNIT_EXPECT_EQ(test, st.nr_chunks_order[o], 1UL);
-		KUNIT_EXPECT_EQ(test, st.nr_chunks_order[SA_CHUNK_ORDER], 2UL);
-		KUNIT_EXPECT_EQ(test, st.pages_held, (unsigned long)want);
-		KUNIT_EXPECT_EQ(test, st.pages_free, 0UL);
-	}
-	for (i = 0; i < n; i++)
-		spanalloc_free(p[i]);
-	kfree(p);
-	spanalloc_debug_release();
-	spanalloc_debug_heap(node, &st);
-	KUNIT_EXPECT_EQ(test, st.pages_held, 0UL);
-	return ret;
-}
-
-static void heap_chunk_ramp(struct kunit *test)
-{
-	/* On one CPU, so that the objects come from one node's heap. */
-	KUNIT_EXPECT_EQ(test, work_on_cpu(cpumask_first(cpu_online_mask), sa_ramp_fn, test), 0L);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
@@ -1985,7 +1913,6 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE_PARAM_ATTR(class_fill_spans, sa_class_gen_params, {.speed = KUNIT_SPEED_SLOW}),
 	KUNIT_CASE(heap_split_and_coalesce),
 	KUNIT_CASE(heap_chunk_fallback),
-	KUNIT_CASE(heap_chunk_ramp),
 	KUNIT_CASE(heap_lookup_foreign),
 	KUNIT_CASE(percpu_alloc_here_free_there),
 	KUNIT_CASE(percpu_irq_and_softirq),
