@@ -4,7 +4,8 @@
 # sa_leaky (tests/sanitizers/) allocates objects of every kind (size API,
 # named cache, a whole-span object) and forgets them; two kmemleak scans 5 s
 # apart (kmemleak reports an object once it is 5 s old and unchanged since
-# the previous scan) must report exactly those objects, and nothing else.
+# the previous scan) must report exactly those objects, and nothing else;
+# a round with a false negative gets another with fresh objects (below).
 # Then sa_leaky frees them and the report is cleared.
 #
 # kmemleak prints "N new suspected memory leaks" on the console; the test
@@ -49,32 +50,57 @@ fi
 # last case: it is "reported but not leaked here".
 echo "spanalloc-expect: begin kmemleak" >/dev/kmsg
 expecting=1
-if echo "$N" >"$LK/leak"; then
+# kmemleak scans conservatively: any word anywhere in scanned memory that
+# happens to point into an object (a stale copy of a page address, say)
+# keeps it "referenced". Such a miss is kmemleak's false negative, not a
+# leak found late; so a round that misses some objects is followed by
+# another with fresh objects, up to 3. A pass needs one round that reports
+# exactly the leaked objects, and no round that reports anything else.
+round=1
+leaked=0
+extra_all=
+while :; do
+	if echo "$N" >"$LK/leak"; then
+		leaked=1
+	else
+		break
+	fi
+	t0=$(date +%s)
+	echo scan >"$KML"
+	t=$(($(date +%s) - t0))
+	[ "$t" -ge 6 ] || sleep $((6 - t))
+	echo scan >"$KML"
+
+	ours=$(sort "$LK/objects")
+	found=$(sed -n 's/^unreferenced object \(0x[0-9a-f]*\) .*/\1/p' "$KML" | sort)
+	nours=$(echo "$ours" | grep -c .)
+	missed=$(echo "$ours" | grep -vxF "$found")
+	extra=$(echo "$found" | grep -vxF "$ours")
+	[ -z "$extra" ] || extra_all="$extra_all $(echo $extra)"
+	if [ -z "$missed" ] || [ -n "$extra" ] || [ "$round" -ge 3 ]; then
+		break
+	fi
+	diag "round $round: kmemleak did not report $(echo $missed) of $nours; another round"
+	echo 1 >"$LK/free"
+	echo clear >"$KML"
+	round=$((round + 1))
+done
+if [ "$leaked" = 1 ]; then
 	t_pass "sa_leaky leaked $((N * 5)) objects"
 else
 	t_fail "sa_leaky leaked $((N * 5)) objects"
 	skip_rest "the leak failed"
 fi
-t0=$(date +%s)
-echo scan >"$KML"
-t=$(($(date +%s) - t0))
-[ "$t" -ge 6 ] || sleep $((6 - t))
-echo scan >"$KML"
-
-ours=$(sort "$LK/objects")
-found=$(sed -n 's/^unreferenced object \(0x[0-9a-f]*\) .*/\1/p' "$KML" | sort)
-t_eq "objects leaked" "$(echo "$ours" | grep -c .)" "$((N * 5))"
-missed=$(echo "$ours" | grep -vxF "$found")
-extra=$(echo "$found" | grep -vxF "$ours")
+t_eq "objects leaked" "$nours" "$((N * 5))"
 problems=
-[ -z "$missed" ] || problems="not reported: $(echo $missed)"
-[ -z "$extra" ] || problems="${problems:+$problems
-}reported but not leaked here: $(echo $extra)"
+[ -z "$missed" ] || problems="not reported in $round rounds: $(echo $missed)"
+[ -z "$extra_all" ] || problems="${problems:+$problems
+}reported but not leaked here:$extra_all"
 [ -n "$found" ] || problems="${problems:+$problems
 }kmemleak reported nothing"
 if [ -n "$problems" ]; then
 	problems="$problems
 $(head -n 60 "$KML")"
 fi
-t_result "kmemleak reports exactly the leaked objects" "$problems"
+t_result "kmemleak reports exactly the leaked objects (round $round)" "$problems"
 finish
