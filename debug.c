@@ -114,12 +114,23 @@ void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
 {
 	struct sa_pcpu *c;
 	bool mine = false;
+	unsigned int i;
 
 	WRITE_ONCE(s->quarantined, true);
 	c = get_cpu_ptr(pool->pcpu);
 	if (sa_pcpu_enter(c)) {
 		if (c->span == s) {
 			c->span = NULL;
+			mine = true;
+		}
+		if (mine || READ_ONCE(s->owner) == smp_processor_id())
+			WRITE_ONCE(s->owner, -1);
+		for (i = 0; !mine && i < c->nr_retired; i++) {
+			if (c->retired[i] != s)
+				continue;
+			c->nr_retired--;
+			memmove(&c->retired[i], &c->retired[i + 1],
+				(c->nr_retired - i) * sizeof(c->retired[0]));
 			mine = true;
 		}
 		sa_pcpu_exit(c);

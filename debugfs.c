@@ -12,6 +12,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/kstrtox.h>
+#include <linux/rcupdate.h>
 #include <linux/seq_file.h>
 
 #include "internal.h"
@@ -32,16 +33,26 @@ static void sa_pool_sum(struct sa_pool *pool, struct sa_pool_sum *ps)
 	int cpu, node;
 
 	memset(ps, 0, sizeof(*ps));
+	/* Descriptors are SLAB_TYPESAFE_BY_RCU: a stale pointer is a span. */
+	rcu_read_lock();
 	for_each_possible_cpu(cpu) {
 		struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 		struct sa_span *s = READ_ONCE(c->span);
+		unsigned int r, nr = min(READ_ONCE(c->nr_retired), SA_RETIRED);
 
 		for (i = 0; i < SA_NR_STATS; i++)
 			ps->stat[i] += READ_ONCE(c->stat[i]);
 		/* Owner-private and racy: a snapshot is all debugfs promises. */
-		if (s)
-			ps->cpu_free += s->nelems - min(READ_ONCE(s->alloc_count), s->nelems);
+		for (r = 0; r <= nr; r++) {
+			if (s) {
+				u16 n = READ_ONCE(s->alloc_count);
+
+				ps->cpu_free += s->nelems - min(n, s->nelems);
+			}
+			s = r < nr ? READ_ONCE(c->retired[r]) : NULL;
+		}
 	}
+	rcu_read_unlock();
 	for_each_node(node) {
 		struct sa_central *c = pool->central[node];
 

@@ -65,6 +65,12 @@ struct sa_span {
 	u16 alloc_count;		/* allocated objects, remote frees not folded */
 	u16 dirty_end;			/* objects at index >= this are still zero */
 	bool cached;			/* held by a per-CPU cache; central lock */
+	/*
+	 * CPU whose cache owns it (current or retired span), or -1: written by
+	 * that CPU in its critical section, read by anyone; equal to this CPU
+	 * only while this CPU owns it.
+	 */
+	int owner;
 	bool quarantined;		/* debug found corruption: never reused */
 	bool needzero;			/* free span: pages may be dirty; heap lock */
 	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */
@@ -107,6 +113,10 @@ enum sa_stat {
 #define SA_FREE_BATCH		32
 /* A batch pins at most this many pages of spans (see sa_pool::free_batch). */
 #define SA_FREE_BATCH_PAGES	32
+/* Spans a CPU still owns after it stopped allocating from them (SLUB's CPU partial). */
+#define SA_RETIRED		4
+/* Retired spans keep at most this many pages per pool and CPU (sa_pool::max_retired). */
+#define SA_RETIRED_PAGES	16
 
 /*
  * struct sa_pcpu - one CPU's cache of one pool (Go's mcache entry)
@@ -118,7 +128,14 @@ struct sa_pcpu {
 	struct sa_span *span;		/* span this CPU allocates from; owner only */
 	int busy;			/* owner's critical section is running */
 	unsigned int nr_frees;		/* objects in @frees; owner only */
+	unsigned int nr_retired;	/* spans in @retired; owner only */
 	unsigned long stat[SA_NR_STATS]; /* this_cpu_inc() only */
+	/*
+	 * Spans this CPU filled and still owns, oldest first; owner only. Frees
+	 * into them are local; a refill takes one back before it takes the
+	 * central lock; the oldest goes to the central list when a new one comes.
+	 */
+	struct sa_span *retired[SA_RETIRED];
 	/*
 	 * Objects freed to spans this CPU does not own: remote_free bit set,
 	 * span lists not updated yet; owner only. Kept as the complements of
@@ -173,6 +190,7 @@ struct sa_pool {
 	 * from emptying, so large spans get short batches.
 	 */
 	unsigned int free_batch;
+	unsigned int max_retired;	/* sa_pcpu::retired used: SA_RETIRED_PAGES of spans */
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };
@@ -467,6 +485,33 @@ static __always_inline unsigned long sa_span_next_free(struct sa_span *s)
 	s->alloc_cache = (cache >> tz) >> 1;
 	return sa_span_take(s, s->freeindex + tz);
 }
+
+/**
+ * sa_span_free_local() - the owner frees object @idx of its span
+ * @s: a span the caller owns (its current or a retired one)
+ * @idx: the object's index
+ *
+ * Return: false if the object was freed already, locally or remotely (a
+ * double free, which the caller reports); nothing is changed then.
+ */
+static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int idx)
+{
+	if (unlikely(test_bit(idx, s->remote_free) || !__test_and_clear_bit(idx, s->alloc_bits)))
+		return false;
+	s->alloc_count--;
+	/*
+	 * The object allocated last comes back: step the window back over it,
+	 * so the next allocation reuses it (hot in the cache) instead of
+	 * walking the whole span.
+	 */
+	if (idx + 1 == s->freeindex) {
+		s->freeindex = idx;
+		s->alloc_cache = (s->alloc_cache << 1) | 1;
+	}
+	return true;
+}
+
+unsigned long sa_span_adopt(struct sa_span *s);
 
 /*
  * The kernel's sanitizers see spanalloc's objects: with generic KASAN a free

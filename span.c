@@ -37,8 +37,12 @@
  *    span's allocCache with a count-trailing-zeros (sa_span_next_free()).
  * 3. If the window is empty, scan allocBits from freeindex; at the end fold
  *    the remote frees in and scan again from 0.
- * 4. If the span is full, take a partial span from the central list, or
- *    carve a new one from the page heap, and give the full one back.
+ * 4. If the span is full, take back a span this CPU retired that has room
+ *    again (no lock), else a partial span from the central list, or carve a
+ *    new one from the page heap. The full span retires: the CPU keeps it (up
+ *    to SA_RETIRED of them, SA_RETIRED_PAGES pages per pool, like SLUB's
+ *    per-CPU partial slabs), so frees into it stay local, and the oldest
+ *    retired span goes back to the central list instead.
  * 5. If the heap has no free span long enough, it takes a chunk from
  *    alloc_pages().
  * The exported calls first try a fast path (spanmod.c) that does step 2
@@ -55,7 +59,8 @@
  *    page->mapping must be SA_PAGE_TAG and page->private is the span. The
  *    object index comes by multiplication (sa_span_index()); a pointer that
  *    is not an object's start, or whose object is not live, is refused.
- * 2. If this CPU owns the span: clear the allocBit; done.
+ * 2. If this CPU owns the span (its current span or a retired one): clear
+ *    the allocBit; done.
  * 3. Else set the object's bit in remote_free (an atomic test-and-set, which
  *    also catches a double free) and put the object in this CPU's batch of
  *    the pool (sa_pcpu::frees), without a lock.
@@ -145,6 +150,31 @@ static void sa_span_start_window(struct sa_span *s)
 	s->alloc_cache = ~s->alloc_bits[0];
 }
 
+/**
+ * sa_span_adopt() - allocate again from a span the caller retired
+ * @s: a span the caller owns and stopped allocating from
+ *
+ * Only a span with a quarter of its objects free, remote frees counted, is
+ * taken up again: one with a few would be full again at once, and refill
+ * after refill would fold and scan it for an object or two. If so, folds the
+ * remote frees in and restarts the allocCache window at 0.
+ *
+ * Context: owner of @s.
+ * Return: a free object (with SA_FRESH), or 0.
+ */
+unsigned long sa_span_adopt(struct sa_span *s)
+{
+	unsigned int i, free = s->nelems - s->alloc_count;
+
+	for (i = 0; i < BITS_TO_LONGS(s->nelems); i++)
+		free += hweight_long(READ_ONCE(s->remote_free[i]));
+	if (free < max(s->nelems / 4, 1U))
+		return 0;
+	sa_span_fold_remote(s);
+	sa_span_start_window(s);
+	return sa_span_next_free(s);
+}
+
 /* Cut a fresh span from the heap into objects of @pool's class. */
 static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 {
@@ -177,6 +207,7 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	/* Until an object is handed out, touching it is a KASAN report. */
 	sa_kasan_free((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	s->cached = false;
+	s->owner = -1;
 	/* Publish the geometry before the state (sa_lookup() readers). */
 	smp_wmb();
 	WRITE_ONCE(s->state, SA_SPAN_SMALL);
@@ -488,6 +519,8 @@ int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
 	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);
 	pool->free_batch = clamp_t(unsigned int, SA_FREE_BATCH_PAGES / pool->cls->npages,
 				   1, SA_FREE_BATCH);
+	pool->max_retired = min_t(unsigned int, SA_RETIRED_PAGES / pool->cls->npages,
+				  SA_RETIRED);
 	if (debug)
 		static_branch_enable(&sa_debug_active);
 	pool->ctor = ctor;

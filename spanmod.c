@@ -4,8 +4,9 @@
  * See span.c for the overview, the glossary and the lock order.
  *
  * The per-CPU critical section: with preemption off, a CPU sets its pool's
- * sa_pcpu::busy, works on the span it owns, and clears busy. Nothing else
- * ever touches that span's allocation state while it is owned, so the fast
+ * sa_pcpu::busy, works on the spans it owns (the one it allocates from and
+ * the ones it retired), and clears busy. Nothing else ever touches an owned
+ * span's allocation state, so the fast
  * paths take no lock and make no atomic read-modify-write. An interrupt that
  * arrives while busy is set does not enter: it takes the locked central path,
  * as does a free of an object whose span this CPU does not own. One that
@@ -124,17 +125,86 @@ static noinline void sa_pool_flush_frees(struct sa_pool *pool)
 	sa_central_free_empty(&empty);
 }
 
+/*
+ * Retire @old, the span this CPU stops allocating from: it stays this CPU's,
+ * so that frees into it stay local. Return: the span to give back to the
+ * central list (the oldest retired one, or @old when the pool keeps none),
+ * or NULL.
+ * Context: inside @c's critical section.
+ */
+static struct sa_span *sa_pcpu_retire(struct sa_pool *pool, struct sa_pcpu *c,
+				      struct sa_span *old)
+{
+	struct sa_span *out = NULL;
+
+	if (!pool->max_retired) {
+		WRITE_ONCE(old->owner, -1);
+		return old;
+	}
+	if (c->nr_retired >= pool->max_retired) {
+		out = c->retired[0];
+		WRITE_ONCE(out->owner, -1);
+		c->nr_retired--;
+		memmove(&c->retired[0], &c->retired[1], c->nr_retired * sizeof(c->retired[0]));
+	}
+	c->retired[c->nr_retired++] = old;
+	return out;
+}
+
+/*
+ * Allocate from a retired span that has free objects again, newest first,
+ * and make it this CPU's span; the current one takes its place.
+ * Context: inside @c's critical section.
+ * Return: the object (with SA_FRESH), or 0.
+ */
+static unsigned long sa_pcpu_take_retired(struct sa_pcpu *c, int node)
+{
+	unsigned long obj;
+	int i;
+
+	for (i = c->nr_retired - 1; i >= 0; i--) {
+		struct sa_span *s = c->retired[i];
+
+		if ((node != NUMA_NO_NODE && s->node != node) ||
+		    s->node != numa_mem_id() || unlikely(READ_ONCE(s->quarantined)))
+			continue;
+		obj = sa_span_adopt(s);
+		if (!obj)
+			continue;
+		if (c->span) {
+			c->retired[i] = c->span;
+		} else {
+			c->nr_retired--;
+			memmove(&c->retired[i], &c->retired[i + 1],
+				(c->nr_retired - i) * sizeof(c->retired[0]));
+		}
+		c->span = s;
+		return obj;
+	}
+	return 0;
+}
+
 /* Take a new span into this CPU's cache, or serve one object without. */
 static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, int node)
 {
 	struct sa_span *s, *old = NULL;
 	struct sa_pcpu *c;
-	unsigned long obj;
+	unsigned long obj = 0;
 	int want = node == NUMA_NO_NODE ? numa_mem_id() : node;
 
 	/* Frees waiting in this CPU's batch may leave a span partial: first. */
 	if (this_cpu_read(pool->pcpu->nr_frees))
 		sa_pool_flush_frees(pool);
+	/* A span this CPU retired may have room again: no lock needed. */
+	c = get_cpu_ptr(pool->pcpu);
+	if (likely(sa_pcpu_enter(c))) {
+		if (c->nr_retired)
+			obj = sa_pcpu_take_retired(c, node);
+		sa_pcpu_exit(c);
+	}
+	put_cpu_ptr(pool->pcpu);
+	if (obj)
+		return obj;
 	s = sa_central_get_span(pool, want, gfp);
 	if (!s)
 		return 0;
@@ -142,7 +212,10 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 	if (likely(s->node == numa_mem_id() && sa_pcpu_enter(c))) {
 		old = c->span;
 		c->span = s;
+		WRITE_ONCE(s->owner, smp_processor_id());
 		obj = sa_span_next_free(s);
+		if (old)
+			old = sa_pcpu_retire(pool, c, old);
 		sa_pcpu_exit(c);
 		this_cpu_inc(pool->pcpu->stat[SA_REFILL]);
 		if (old)
@@ -319,6 +392,19 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 		sa_pool_free_central(pool, s, obj, idx, caller);
 		return;
 	}
+	/* A span this CPU retired is still its own: a local free. */
+	if (READ_ONCE(s->owner) == smp_processor_id()) {
+		bool ok = sa_span_free_local(s, idx);
+
+		sa_pcpu_exit(c);
+		put_cpu_ptr(pool->pcpu);
+		if (unlikely(!ok)) {
+			sa_report("double free", obj, caller);
+			return;
+		}
+		this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+		return;
+	}
 	if (unlikely(c->nr_frees >= pool->free_batch)) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
@@ -381,22 +467,11 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		return;
 	}
 	/* Freed once already, locally or remotely: a double free. */
-	if (unlikely(test_bit(idx, s->remote_free) ||
-		     !__test_and_clear_bit(idx, s->alloc_bits))) {
+	if (unlikely(!sa_span_free_local(s, idx))) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_report("double free", obj, caller);
 		return;
-	}
-	s->alloc_count--;
-	/*
-	 * The object allocated last comes back: step the window back over it,
-	 * so the next allocation reuses it (hot in the cache) instead of
-	 * walking the whole span.
-	 */
-	if (idx + 1 == s->freeindex) {
-		s->freeindex = idx;
-		s->alloc_cache = (s->alloc_cache << 1) | 1;
 	}
 	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
@@ -1124,8 +1199,9 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_create);
 /* Give this CPU's span of @pool back to the central list; apply its frees. */
 static long sa_pool_drain_local(void *arg)
 {
+	struct sa_span *s, *retired[SA_RETIRED];
 	struct sa_pool *pool = arg;
-	struct sa_span *s;
+	unsigned int i, nr;
 	struct sa_pcpu *c;
 
 	LIST_HEAD(empty);
@@ -1138,15 +1214,24 @@ static long sa_pool_drain_local(void *arg)
 	}
 	s = c->span;
 	c->span = NULL;
+	if (s)
+		WRITE_ONCE(s->owner, -1);
+	nr = c->nr_retired;
+	for (i = 0; i < nr; i++) {
+		retired[i] = c->retired[i];
+		WRITE_ONCE(retired[i]->owner, -1);
+	}
+	c->nr_retired = 0;
 	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
 	c->nr_frees = 0;
 	sa_pcpu_exit(c);
-	if (s)
-		this_cpu_inc(pool->pcpu->stat[SA_FLUSH]);
+	this_cpu_add(pool->pcpu->stat[SA_FLUSH], nr + !!s);
 	put_cpu_ptr(pool->pcpu);
 	sa_central_free_empty(&empty);
 	if (s)
 		sa_central_put_span(pool, s);
+	for (i = 0; i < nr; i++)
+		sa_central_put_span(pool, retired[i]);
 	return 0;
 }
 
@@ -1181,9 +1266,17 @@ static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
 {
 	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 	struct sa_span *s = c->span;
+	unsigned int i;
 	LIST_HEAD(empty);
 
 	c->span = NULL;
+	if (s)
+		WRITE_ONCE(s->owner, -1);
+	for (i = 0; i < c->nr_retired; i++) {
+		WRITE_ONCE(c->retired[i]->owner, -1);
+		sa_central_put_span(pool, c->retired[i]);
+	}
+	c->nr_retired = 0;
 	rcu_read_lock();
 	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
 	rcu_read_unlock();
@@ -1506,11 +1599,18 @@ void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_counts, SPANALLOC_INTERNAL);
 
+/* Spans a per-CPU cache owns: its current one and the retired ones. */
+static unsigned int sa_pcpu_spans(struct sa_pcpu *c)
+{
+	return !!READ_ONCE(c->span) + READ_ONCE(c->nr_retired);
+}
+
 /**
  * spanalloc_debug_cpu_spans() - spans a CPU's caches hold
  * @cpu: the CPU
  *
- * Return: how many pools have a span cached on @cpu (a racy snapshot).
+ * Return: how many spans the pools' caches own on @cpu, current and retired
+ * (a racy snapshot).
  */
 unsigned int spanalloc_debug_cpu_spans(int cpu)
 {
@@ -1519,9 +1619,9 @@ unsigned int spanalloc_debug_cpu_spans(int cpu)
 
 	mutex_lock(&sa_pools_mutex);
 	for (i = 1; i < SA_NUM_CLASSES; i++)
-		n += !!READ_ONCE(per_cpu_ptr(sa_class_pools[i].pcpu, cpu)->span);
+		n += sa_pcpu_spans(per_cpu_ptr(sa_class_pools[i].pcpu, cpu));
 	list_for_each_entry(cache, &sa_caches, list)
-		n += !!READ_ONCE(per_cpu_ptr(cache->pool.pcpu, cpu)->span);
+		n += sa_pcpu_spans(per_cpu_ptr(cache->pool.pcpu, cpu));
 	mutex_unlock(&sa_pools_mutex);
 	return n;
 }

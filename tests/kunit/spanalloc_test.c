@@ -1248,7 +1248,7 @@ static long sa_remote_free(void *arg)
  */
 static void remote_frees_batched(struct kunit *test)
 {
-	struct sa_remote_job j = { .n = 5 * 64 + 7 };
+	struct sa_remote_job j = { .n = (SA_RETIRED + 5) * 64 + 7 };
 	struct spanalloc_ptr_info info;
 	unsigned int i;
 	long before;
@@ -1268,7 +1268,10 @@ static void remote_frees_batched(struct kunit *test)
 	work_on_cpu(c0, sa_remote_alloc, &j);
 	for (i = 0; i < j.n; i++)
 		KUNIT_ASSERT_NOT_NULL(test, j.p[i]);
-	/* 64 objects a span: c0 owns the last one, no CPU the others. */
+	/*
+	 * 64 objects a span: c0 owns the last one and the SA_RETIRED before
+	 * it, no CPU the others.
+	 */
 	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(j.p[0], &info), 0);
 	KUNIT_EXPECT_EQ(test, info.nelems, 64U);
 	work_on_cpu(c1, sa_remote_free, &j);
@@ -1282,6 +1285,80 @@ static void remote_frees_batched(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
 	spanalloc_cache_destroy(j.cache);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+}
+
+/*
+ * A CPU keeps the spans it filled (retired, SA_RETIRED of them): frees into
+ * them are local and leave them with it, even empty, until a drain; a double
+ * free into one is still caught; a refill takes one back (once a quarter of
+ * it is free) before the central list. Spans filled before those went to
+ * the central list and, emptied by batched frees, to the page heap.
+ */
+static void retired_spans_stay_local(struct kunit *test)
+{
+	const unsigned int nspans = SA_RETIRED + 3, per = 64;
+	unsigned int n = nspans * per;
+	unsigned long bases[SA_RETIRED + 3];
+	struct spanalloc_ptr_info info;
+	struct spanalloc_cache *c;
+	unsigned int i, k, mine;
+	long before;
+	void **p;
+
+	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	c = spanalloc_cache_create("sa_test_retire", 64, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	spanalloc_debug_drain();
+	before = sa_pages_in_use();
+	/* One CPU: its current span, then the ones it retired. */
+	migrate_disable();
+	for (i = 0; i < n; i++) {
+		p[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		if (!p[i])
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, i, n);
+	n = i;
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)nspans);
+	for (k = 0; k < nspans && k * per < n; k++) {
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[k * per], &info), 0);
+		KUNIT_EXPECT_EQ(test, info.nelems, per);
+		KUNIT_EXPECT_EQ(test, info.npages, 1U);
+		bases[k] = info.base;
+	}
+	/* Span nspans - 2 is retired: a double free into it is refused. */
+	spanalloc_cache_free(c, p[(nspans - 2) * per]);
+	spanalloc_cache_free(c, p[(nspans - 2) * per]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	p[(nspans - 2) * per] = NULL;
+	for (i = 0; i < n; i++)
+		spanalloc_cache_free(c, p[i]);
+	/* The first spans went back (their batch is applied at 32 frees). */
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)SA_RETIRED + 1);
+	/* Allocating them again takes no span from anywhere else. */
+	for (i = 0; i < (SA_RETIRED + 1) * per; i++) {
+		p[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		if (!p[i])
+			break;
+	}
+	n = i;
+	KUNIT_EXPECT_EQ(test, n, (SA_RETIRED + 1) * per);
+	for (i = 0, mine = 0; i < n; i++) {
+		if (spanalloc_debug_lookup(p[i], &info))
+			continue;
+		for (k = nspans - SA_RETIRED - 1; k < nspans; k++)
+			mine += info.base == bases[k];
+	}
+	KUNIT_EXPECT_EQ(test, mine, n);
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)SA_RETIRED + 1);
+	for (i = 0; i < n; i++)
+		spanalloc_cache_free(c, p[i]);
+	migrate_enable();
+	spanalloc_debug_drain();
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
 }
 
 static void bad_double_free_in_bulk(struct kunit *test)
@@ -1534,6 +1611,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_free_foreign_pointers),
 	KUNIT_CASE(bad_free_span_tail),
 	KUNIT_CASE(remote_frees_batched),
+	KUNIT_CASE(retired_spans_stay_local),
 	KUNIT_CASE(bad_use_destroyed_cache),
 	KUNIT_CASE(bad_bulk_counts),
 	KUNIT_CASE(bad_gfp_sleeping_in_atomic),
