@@ -123,8 +123,8 @@ void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
 			c->span = NULL;
 			mine = true;
 		}
-		if (mine || READ_ONCE(s->owner) == smp_processor_id())
-			WRITE_ONCE(s->owner, -1);
+		if (mine || READ_ONCE(s->owner) == c)
+			WRITE_ONCE(s->owner, NULL);
 		for (i = 0; !mine && i < c->nr_retired; i++) {
 			if (c->retired[i] != s)
 				continue;

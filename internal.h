@@ -66,11 +66,11 @@ struct sa_span {
 	u16 dirty_end;			/* objects at index >= this are still zero */
 	bool cached;			/* held by a per-CPU cache; central lock */
 	/*
-	 * CPU whose cache owns it (current or retired span), or -1: written by
-	 * that CPU in its critical section, read by anyone; equal to this CPU
-	 * only while this CPU owns it.
+	 * The per-CPU cache that owns it (current or retired span), or NULL:
+	 * written by that cache's CPU in its critical section, read by anyone;
+	 * equal to this CPU's cache of the pool only while this CPU owns it.
 	 */
-	int owner;
+	struct sa_pcpu *owner;
 	bool quarantined;		/* debug found corruption: never reused */
 	bool needzero;			/* free span: pages may be dirty; heap lock */
 	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */

@@ -207,7 +207,7 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	/* Until an object is handed out, touching it is a KASAN report. */
 	sa_kasan_free((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	s->cached = false;
-	s->owner = -1;
+	s->owner = NULL;
 	/* Publish the geometry before the state (sa_lookup() readers). */
 	smp_wmb();
 	WRITE_ONCE(s->state, SA_SPAN_SMALL);

@@ -138,12 +138,12 @@ static struct sa_span *sa_pcpu_retire(struct sa_pool *pool, struct sa_pcpu *c,
 	struct sa_span *out = NULL;
 
 	if (!pool->max_retired) {
-		WRITE_ONCE(old->owner, -1);
+		WRITE_ONCE(old->owner, NULL);
 		return old;
 	}
 	if (c->nr_retired >= pool->max_retired) {
 		out = c->retired[0];
-		WRITE_ONCE(out->owner, -1);
+		WRITE_ONCE(out->owner, NULL);
 		c->nr_retired--;
 		memmove(&c->retired[0], &c->retired[1], c->nr_retired * sizeof(c->retired[0]));
 	}
@@ -212,7 +212,7 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 	if (likely(s->node == numa_mem_id() && sa_pcpu_enter(c))) {
 		old = c->span;
 		c->span = s;
-		WRITE_ONCE(s->owner, smp_processor_id());
+		WRITE_ONCE(s->owner, c);
 		obj = sa_span_next_free(s);
 		if (old)
 			old = sa_pcpu_retire(pool, c, old);
@@ -392,19 +392,6 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 		sa_pool_free_central(pool, s, obj, idx, caller);
 		return;
 	}
-	/* A span this CPU retired is still its own: a local free. */
-	if (READ_ONCE(s->owner) == smp_processor_id()) {
-		bool ok = sa_span_free_local(s, idx);
-
-		sa_pcpu_exit(c);
-		put_cpu_ptr(pool->pcpu);
-		if (unlikely(!ok)) {
-			sa_report("double free", obj, caller);
-			return;
-		}
-		this_cpu_inc(pool->pcpu->stat[SA_FREE]);
-		return;
-	}
 	if (unlikely(c->nr_frees >= pool->free_batch)) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
@@ -460,7 +447,8 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_pool_free_other(pool, s, obj, idx, caller);
 		return;
 	}
-	if (unlikely(c->span != s)) {
+	/* The span this CPU allocates from, or one it retired: its own. */
+	if (unlikely(READ_ONCE(s->owner) != c)) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_pool_free_other(pool, s, obj, idx, caller);
@@ -1215,11 +1203,11 @@ static long sa_pool_drain_local(void *arg)
 	s = c->span;
 	c->span = NULL;
 	if (s)
-		WRITE_ONCE(s->owner, -1);
+		WRITE_ONCE(s->owner, NULL);
 	nr = c->nr_retired;
 	for (i = 0; i < nr; i++) {
 		retired[i] = c->retired[i];
-		WRITE_ONCE(retired[i]->owner, -1);
+		WRITE_ONCE(retired[i]->owner, NULL);
 	}
 	c->nr_retired = 0;
 	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
@@ -1271,9 +1259,9 @@ static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
 
 	c->span = NULL;
 	if (s)
-		WRITE_ONCE(s->owner, -1);
+		WRITE_ONCE(s->owner, NULL);
 	for (i = 0; i < c->nr_retired; i++) {
-		WRITE_ONCE(c->retired[i]->owner, -1);
+		WRITE_ONCE(c->retired[i]->owner, NULL);
 		sa_central_put_span(pool, c->retired[i]);
 	}
 	c->nr_retired = 0;
