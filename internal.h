@@ -129,6 +129,8 @@ struct sa_pcpu {
 	int busy;			/* owner's critical section is running */
 	unsigned int nr_frees;		/* objects in @frees; owner only */
 	unsigned int nr_retired;	/* spans in @retired; owner only */
+	bool trim_now;			/* sa_trim_idle() gives back; sa_pools_mutex */
+	unsigned long trim_seen;	/* allocs + frees at the last trim check; sa_pools_mutex */
 	unsigned long stat[SA_NR_STATS]; /* this_cpu_inc() only */
 	/*
 	 * Spans this CPU filled and still owns, oldest first; owner only. Frees
@@ -369,6 +371,7 @@ void sa_scavenger_exit(void);
 void sa_scavenge_all(void);
 void sa_scavenger_show(struct seq_file *m);
 void sa_drain_all(void);
+void sa_trim_idle(void);
 
 /* debug.c: debug mode, in the spirit of slab_debug=FZP */
 #define SA_DBG_META	24	/* red zone, alloc and free call sites */
@@ -387,6 +390,7 @@ bool sa_counted_report(void);
 unsigned long spanalloc_errors(void);
 void spanalloc_debug_drain(void);
 void spanalloc_debug_release(void);
+void spanalloc_debug_trim_idle(void);
 void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st);
 int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);
 unsigned int spanalloc_debug_set_chunk_order(unsigned int order);

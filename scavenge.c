@@ -3,7 +3,8 @@
  * Giving memory back: the scavenger (Go's mgcscavenge.go) and the shrinker.
  * See span.c for the overview.
  *
- * The scavenger is a delayed work item. Every scavenge_interval_ms it
+ * The scavenger is a delayed work item. Every scavenge_interval_ms it first
+ * trims idle per-CPU caches (sa_trim_idle(), spanmod.c), then it
  * compares, per NUMA node, the free pages of the page heap with a retention
  * goal: retain_percent of the pages in use, plus retain_floor_chunks whole
  * chunks so that a busy allocator does not give memory back only to ask for
@@ -72,6 +73,8 @@ static void sa_scavenge_fn(struct work_struct *work)
 {
 	unsigned long delay = msecs_to_jiffies(max(READ_ONCE(scavenge_interval_ms), 10U));
 
+	/* Idle per-CPU caches first: what they give back may be free pages. */
+	sa_trim_idle();
 	/* Work left over: come back sooner, but still bounded per pass. */
 	if (sa_scavenge_pass(SA_SCAVENGE_BATCH))
 		delay = min(delay, HZ / 10 + 1UL);

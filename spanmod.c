@@ -1184,11 +1184,13 @@ fail:
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_create);
 
-/* Give this CPU's span of @pool back to the central list; apply its frees. */
-static long sa_pool_drain_local(void *arg)
+/*
+ * Apply this CPU's batch of frees of @pool, give its retired spans back to
+ * the central list, and the span it allocates from too if @current_too.
+ */
+static void sa_pool_give_back(struct sa_pool *pool, bool current_too)
 {
-	struct sa_span *s, *retired[SA_RETIRED];
-	struct sa_pool *pool = arg;
+	struct sa_span *s = NULL, *retired[SA_RETIRED];
 	unsigned int i, nr;
 	struct sa_pcpu *c;
 
@@ -1198,10 +1200,12 @@ static long sa_pool_drain_local(void *arg)
 	/* Process context: no critical section of this CPU is interrupted. */
 	if (WARN_ON_ONCE(!sa_pcpu_enter(c))) {
 		put_cpu_ptr(pool->pcpu);
-		return 0;
+		return;
 	}
-	s = c->span;
-	c->span = NULL;
+	if (current_too) {
+		s = c->span;
+		c->span = NULL;
+	}
 	if (s)
 		WRITE_ONCE(s->owner, NULL);
 	nr = c->nr_retired;
@@ -1220,8 +1224,90 @@ static long sa_pool_drain_local(void *arg)
 		sa_central_put_span(pool, s);
 	for (i = 0; i < nr; i++)
 		sa_central_put_span(pool, retired[i]);
+}
+
+/* Give this CPU's spans of @pool back to the central list; apply its frees. */
+static long sa_pool_drain_local(void *arg)
+{
+	sa_pool_give_back(arg, true);
 	return 0;
 }
+
+/* sa_trim_idle() on this CPU: the pools it marked give back all but their span. */
+static long sa_trim_local(void *unused)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i;
+
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		if (this_cpu_read(sa_class_pools[i].pcpu->trim_now))
+			sa_pool_give_back(&sa_class_pools[i], false);
+	list_for_each_entry(cache, &sa_caches, list)
+		if (this_cpu_read(cache->pool.pcpu->trim_now))
+			sa_pool_give_back(&cache->pool, false);
+	return 0;
+}
+
+/*
+ * Mark @pool on @cpu for a trim if it neither allocated nor freed since the
+ * last check and keeps something a trim gives back. Return: true if marked.
+ */
+static bool sa_trim_mark(struct sa_pool *pool, int cpu)
+{
+	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
+	unsigned long ops = READ_ONCE(c->stat[SA_ALLOC]) + READ_ONCE(c->stat[SA_FREE]);
+
+	lockdep_assert_held(&sa_pools_mutex);
+	c->trim_now = ops == c->trim_seen &&
+		      (READ_ONCE(c->nr_frees) || READ_ONCE(c->nr_retired));
+	c->trim_seen = ops;
+	return c->trim_now;
+}
+
+/**
+ * sa_trim_idle() - give back what idle per-CPU caches keep
+ *
+ * On each CPU, each pool that neither allocated nor freed since the last
+ * call and keeps a batch of frees or retired spans has the batch applied and the retired
+ * spans given back to the central list (emptied ones go to the page heap);
+ * the span it allocates from stays. A busy pool is left alone, and a CPU
+ * with nothing to trim is not disturbed. The scavenger's periodic pass calls
+ * this.
+ *
+ * Context: process context, may sleep.
+ */
+void sa_trim_idle(void)
+{
+	struct spanalloc_cache *cache;
+	unsigned int i;
+	bool any;
+	int cpu;
+
+	cpus_read_lock();
+	mutex_lock(&sa_pools_mutex);
+	for_each_online_cpu(cpu) {
+		any = false;
+		for (i = 1; i < SA_NUM_CLASSES; i++)
+			any |= sa_trim_mark(&sa_class_pools[i], cpu);
+		list_for_each_entry(cache, &sa_caches, list)
+			any |= sa_trim_mark(&cache->pool, cpu);
+		if (any)
+			work_on_cpu(cpu, sa_trim_local, NULL);
+	}
+	mutex_unlock(&sa_pools_mutex);
+	cpus_read_unlock();
+}
+
+/**
+ * spanalloc_debug_trim_idle() - run the scavenger's trim of idle per-CPU caches
+ *
+ * Context: process context, may sleep.
+ */
+void spanalloc_debug_trim_idle(void)
+{
+	sa_trim_idle();
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_trim_idle, SPANALLOC_INTERNAL);
 
 /*
  * Give this CPU's spans of every pool back. Runs for sa_drain_all(), whose

@@ -1287,6 +1287,18 @@ static void remote_frees_batched(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
 }
 
+/* How many of the spans at @bases are in use as small spans. */
+static unsigned int sa_spans_held(const unsigned long *bases, unsigned int nr)
+{
+	struct spanalloc_ptr_info info;
+	unsigned int k, held = 0;
+
+	for (k = 0; k < nr; k++)
+		held += !spanalloc_debug_lookup((void *)bases[k], &info) &&
+			info.state == SA_SPAN_SMALL && info.base == bases[k];
+	return held;
+}
+
 /*
  * A CPU keeps the spans it filled (retired, SA_RETIRED of them): frees into
  * them are local and leave them with it, even empty, until a drain; a double
@@ -1302,11 +1314,15 @@ static void retired_spans_stay_local(struct kunit *test)
 	struct spanalloc_ptr_info info;
 	struct spanalloc_cache *c;
 	unsigned int i, k, mine;
+	unsigned int scav[3];
 	long before;
 	void **p;
 
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
+	/* No periodic trim meanwhile: the scavenger waits an hour. */
+	spanalloc_debug_scavenger(0, 10, 2, scav);
+	spanalloc_debug_scavenger(3600 * MSEC_PER_SEC, scav[1], scav[2], NULL);
 	c = spanalloc_cache_create("sa_test_retire", 64, 0, 0, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	spanalloc_debug_drain();
@@ -1320,13 +1336,14 @@ static void retired_spans_stay_local(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, i, n);
 	n = i;
-	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)nspans);
-	for (k = 0; k < nspans && k * per < n; k++) {
+	KUNIT_ASSERT_EQ(test, n, nspans * per);
+	for (k = 0; k < nspans; k++) {
 		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[k * per], &info), 0);
 		KUNIT_EXPECT_EQ(test, info.nelems, per);
 		KUNIT_EXPECT_EQ(test, info.npages, 1U);
 		bases[k] = info.base;
 	}
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases, nspans), nspans);
 	/* Span nspans - 2 is retired: a double free into it is refused. */
 	spanalloc_cache_free(c, p[(nspans - 2) * per]);
 	spanalloc_cache_free(c, p[(nspans - 2) * per]);
@@ -1335,7 +1352,9 @@ static void retired_spans_stay_local(struct kunit *test)
 	for (i = 0; i < n; i++)
 		spanalloc_cache_free(c, p[i]);
 	/* The first spans went back (their batch is applied at 32 frees). */
-	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)SA_RETIRED + 1);
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases, nspans), SA_RETIRED + 1);
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases + nspans - SA_RETIRED - 1, SA_RETIRED + 1),
+			SA_RETIRED + 1);
 	/* Allocating them again takes no span from anywhere else. */
 	for (i = 0; i < (SA_RETIRED + 1) * per; i++) {
 		p[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
@@ -1351,13 +1370,23 @@ static void retired_spans_stay_local(struct kunit *test)
 			mine += info.base == bases[k];
 	}
 	KUNIT_EXPECT_EQ(test, mine, n);
-	KUNIT_EXPECT_EQ(test, sa_pages_in_use() - before, (long)SA_RETIRED + 1);
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases, nspans), SA_RETIRED + 1);
 	for (i = 0; i < n; i++)
 		spanalloc_cache_free(c, p[i]);
+	/*
+	 * The scavenger's trim: the first check sees the pool was busy, the
+	 * second that it was not since, and gives the retired spans back; the
+	 * span it allocates from stays.
+	 */
+	spanalloc_debug_trim_idle();
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases, nspans), SA_RETIRED + 1);
+	spanalloc_debug_trim_idle();
+	KUNIT_EXPECT_EQ(test, sa_spans_held(bases, nspans), 1U);
 	migrate_enable();
 	spanalloc_debug_drain();
 	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
 	spanalloc_cache_destroy(c);
+	spanalloc_debug_scavenger(scav[0], scav[1], scav[2], NULL);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
 }
 
