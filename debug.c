@@ -128,9 +128,7 @@ void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
 		for (i = 0; !mine && i < c->nr_retired; i++) {
 			if (c->retired[i] != s)
 				continue;
-			c->nr_retired--;
-			memmove(&c->retired[i], &c->retired[i + 1],
-				(c->nr_retired - i) * sizeof(c->retired[0]));
+			sa_pcpu_unretire(c, i);
 			mine = true;
 		}
 		sa_pcpu_exit(c);

@@ -175,6 +175,19 @@ static __always_inline void sa_pcpu_exit(struct sa_pcpu *c)
 }
 
 /*
+ * Take retired span @i out of @c, keeping the order of the others.
+ * Return: the span. Context: inside @c's critical section.
+ */
+static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i)
+{
+	struct sa_span *s = c->retired[i];
+
+	c->nr_retired--;
+	memmove(&c->retired[i], &c->retired[i + 1], (c->nr_retired - i) * sizeof(c->retired[0]));
+	return s;
+}
+
+/*
  * struct sa_pool - where objects of one geometry come from
  *
  * One pool per size class serves the size API; every named cache has its own

@@ -106,6 +106,24 @@ static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
 }
 
 /*
+ * The pool after @pool, or the first if @pool is NULL: the size classes',
+ * then the named caches'; NULL after the last. The caller keeps the list of caches as it is
+ * (sa_pools_mutex, held by it or by whoever waits for it).
+ */
+static struct sa_pool *sa_pool_next(struct sa_pool *pool)
+{
+	struct spanalloc_cache *cache;
+
+	if (!pool)
+		return &sa_class_pools[1];
+	if (!pool->cache && pool != &sa_class_pools[SA_NUM_CLASSES - 1])
+		return pool + 1;
+	cache = pool->cache ? list_next_entry(pool->cache, list) :
+			      list_first_entry(&sa_caches, struct spanalloc_cache, list);
+	return list_entry_is_head(cache, &sa_caches, list) ? NULL : &cache->pool;
+}
+
+/*
  * Apply this CPU's batch of frees of @pool's spans it does not own; the spans
  * it empties go to the page heap after the critical section.
  */
@@ -142,10 +160,8 @@ static struct sa_span *sa_pcpu_retire(struct sa_pool *pool, struct sa_pcpu *c,
 		return old;
 	}
 	if (c->nr_retired >= pool->max_retired) {
-		out = c->retired[0];
+		out = sa_pcpu_unretire(c, 0);
 		WRITE_ONCE(out->owner, NULL);
-		c->nr_retired--;
-		memmove(&c->retired[0], &c->retired[1], c->nr_retired * sizeof(c->retired[0]));
 	}
 	c->retired[c->nr_retired++] = old;
 	return out;
@@ -171,13 +187,10 @@ static unsigned long sa_pcpu_take_retired(struct sa_pcpu *c, int node)
 		obj = sa_span_adopt(s);
 		if (!obj)
 			continue;
-		if (c->span) {
+		if (c->span)
 			c->retired[i] = c->span;
-		} else {
-			c->nr_retired--;
-			memmove(&c->retired[i], &c->retired[i + 1],
-				(c->nr_retired - i) * sizeof(c->retired[0]));
-		}
+		else
+			sa_pcpu_unretire(c, i);
 		c->span = s;
 		return obj;
 	}
@@ -387,16 +400,11 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	bool flush;
 
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(!sa_pcpu_enter(c))) {
-		put_cpu_ptr(pool->pcpu);
-		sa_pool_free_central(pool, s, obj, idx, caller);
-		return;
-	}
+	if (unlikely(!sa_pcpu_enter(c)))
+		goto central;
 	if (unlikely(c->nr_frees >= pool->free_batch)) {
 		sa_pcpu_exit(c);
-		put_cpu_ptr(pool->pcpu);
-		sa_pool_free_central(pool, s, obj, idx, caller);
-		return;
+		goto central;
 	}
 	if (unlikely(!test_bit(idx, s->alloc_bits) ||
 		     test_and_set_bit(idx, s->remote_free))) {
@@ -412,6 +420,10 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	if (unlikely(flush))
 		sa_pool_flush_frees(pool);
+	return;
+central:
+	put_cpu_ptr(pool->pcpu);
+	sa_pool_free_central(pool, s, obj, idx, caller);
 }
 
 /*
@@ -442,17 +454,12 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_kasan_free(obj, pool->cls->size);
 	}
 	c = get_cpu_ptr(pool->pcpu);
-	if (unlikely(!sa_pcpu_enter(c))) {
-		put_cpu_ptr(pool->pcpu);
-		sa_pool_free_other(pool, s, obj, idx, caller);
-		return;
-	}
+	if (unlikely(!sa_pcpu_enter(c)))
+		goto other;
 	/* The span this CPU allocates from, or one it retired: its own. */
 	if (unlikely(READ_ONCE(s->owner) != c)) {
 		sa_pcpu_exit(c);
-		put_cpu_ptr(pool->pcpu);
-		sa_pool_free_other(pool, s, obj, idx, caller);
-		return;
+		goto other;
 	}
 	/* Freed once already, locally or remotely: a double free. */
 	if (unlikely(!sa_span_free_local(s, idx))) {
@@ -464,6 +471,10 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
 	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
+	return;
+other:
+	put_cpu_ptr(pool->pcpu);
+	sa_pool_free_other(pool, s, obj, idx, caller);
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
@@ -1188,10 +1199,37 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_create);
  * Apply this CPU's batch of frees of @pool, give its retired spans back to
  * the central list, and the span it allocates from too if @current_too.
  */
+/*
+ * Empty @c for a give-back: its batch of frees applied (emptied spans onto
+ * @empty), its retired spans, and its current one too if @current_too, moved
+ * to @out (SA_RETIRED + 1 entries), none owned any more.
+ * Context: inside @c's critical section, or @c's CPU is dead; preemption off
+ * or in an RCU read-side critical section (sa_central_apply_frees()).
+ * Return: how many spans are in @out.
+ */
+static unsigned int sa_pcpu_detach(struct sa_pool *pool, struct sa_pcpu *c, bool current_too,
+				   struct sa_span **out, struct list_head *empty)
+{
+	unsigned int i, n = 0;
+
+	if (current_too && c->span) {
+		out[n++] = c->span;
+		c->span = NULL;
+	}
+	for (i = 0; i < c->nr_retired; i++)
+		out[n++] = c->retired[i];
+	c->nr_retired = 0;
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(out[i]->owner, NULL);
+	sa_central_apply_frees(pool, c->frees, c->nr_frees, empty);
+	c->nr_frees = 0;
+	return n;
+}
+
 static void sa_pool_give_back(struct sa_pool *pool, bool current_too)
 {
-	struct sa_span *s = NULL, *retired[SA_RETIRED];
-	unsigned int i, nr;
+	struct sa_span *out[SA_RETIRED + 1];
+	unsigned int i, n;
 	struct sa_pcpu *c;
 
 	LIST_HEAD(empty);
@@ -1202,28 +1240,13 @@ static void sa_pool_give_back(struct sa_pool *pool, bool current_too)
 		put_cpu_ptr(pool->pcpu);
 		return;
 	}
-	if (current_too) {
-		s = c->span;
-		c->span = NULL;
-	}
-	if (s)
-		WRITE_ONCE(s->owner, NULL);
-	nr = c->nr_retired;
-	for (i = 0; i < nr; i++) {
-		retired[i] = c->retired[i];
-		WRITE_ONCE(retired[i]->owner, NULL);
-	}
-	c->nr_retired = 0;
-	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
-	c->nr_frees = 0;
+	n = sa_pcpu_detach(pool, c, current_too, out, &empty);
 	sa_pcpu_exit(c);
-	this_cpu_add(pool->pcpu->stat[SA_FLUSH], nr + !!s);
+	this_cpu_add(pool->pcpu->stat[SA_FLUSH], n);
 	put_cpu_ptr(pool->pcpu);
 	sa_central_free_empty(&empty);
-	if (s)
-		sa_central_put_span(pool, s);
-	for (i = 0; i < nr; i++)
-		sa_central_put_span(pool, retired[i]);
+	for (i = 0; i < n; i++)
+		sa_central_put_span(pool, out[i]);
 }
 
 /* Give this CPU's spans of @pool back to the central list; apply its frees. */
@@ -1236,15 +1259,11 @@ static long sa_pool_drain_local(void *arg)
 /* sa_trim_idle() on this CPU: the pools it marked give back all but their span. */
 static long sa_trim_local(void *unused)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i;
+	struct sa_pool *pool;
 
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		if (this_cpu_read(sa_class_pools[i].pcpu->trim_now))
-			sa_pool_give_back(&sa_class_pools[i], false);
-	list_for_each_entry(cache, &sa_caches, list)
-		if (this_cpu_read(cache->pool.pcpu->trim_now))
-			sa_pool_give_back(&cache->pool, false);
+	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool))
+		if (this_cpu_read(pool->pcpu->trim_now))
+			sa_pool_give_back(pool, false);
 	return 0;
 }
 
@@ -1268,9 +1287,9 @@ static bool sa_trim_mark(struct sa_pool *pool, int cpu)
  * sa_trim_idle() - give back what idle per-CPU caches keep
  *
  * On each CPU, each pool that neither allocated nor freed since the last
- * call and keeps a batch of frees or retired spans has the batch applied and the retired
- * spans given back to the central list (emptied ones go to the page heap);
- * the span it allocates from stays. A busy pool is left alone, and a CPU
+ * call and keeps a batch of frees or retired spans has the batch applied
+ * and the retired spans given back to the central list (emptied ones go to
+ * the page heap); the span it allocates from stays. A busy pool is left alone, and a CPU
  * with nothing to trim is not disturbed. The scavenger's periodic pass calls
  * this.
  *
@@ -1278,8 +1297,7 @@ static bool sa_trim_mark(struct sa_pool *pool, int cpu)
  */
 void sa_trim_idle(void)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i;
+	struct sa_pool *pool;
 	bool any;
 	int cpu;
 
@@ -1287,10 +1305,8 @@ void sa_trim_idle(void)
 	mutex_lock(&sa_pools_mutex);
 	for_each_online_cpu(cpu) {
 		any = false;
-		for (i = 1; i < SA_NUM_CLASSES; i++)
-			any |= sa_trim_mark(&sa_class_pools[i], cpu);
-		list_for_each_entry(cache, &sa_caches, list)
-			any |= sa_trim_mark(&cache->pool, cpu);
+		for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool))
+			any |= sa_trim_mark(pool, cpu);
 		if (any)
 			work_on_cpu(cpu, sa_trim_local, NULL);
 	}
@@ -1315,13 +1331,10 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_trim_idle, SPANALLOC_INTERNAL);
  */
 static long sa_drain_all_local(void *unused)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i;
+	struct sa_pool *pool;
 
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		sa_pool_drain_local(&sa_class_pools[i]);
-	list_for_each_entry(cache, &sa_caches, list)
-		sa_pool_drain_local(&cache->pool);
+	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool))
+		sa_pool_drain_local(pool);
 	return 0;
 }
 
@@ -1339,25 +1352,16 @@ static void sa_pool_drain(struct sa_pool *pool)
 static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
 {
 	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
-	struct sa_span *s = c->span;
-	unsigned int i;
+	struct sa_span *out[SA_RETIRED + 1];
+	unsigned int i, n;
 	LIST_HEAD(empty);
 
-	c->span = NULL;
-	if (s)
-		WRITE_ONCE(s->owner, NULL);
-	for (i = 0; i < c->nr_retired; i++) {
-		WRITE_ONCE(c->retired[i]->owner, NULL);
-		sa_central_put_span(pool, c->retired[i]);
-	}
-	c->nr_retired = 0;
 	rcu_read_lock();
-	sa_central_apply_frees(pool, c->frees, c->nr_frees, &empty);
+	n = sa_pcpu_detach(pool, c, true, out, &empty);
 	rcu_read_unlock();
-	c->nr_frees = 0;
 	sa_central_free_empty(&empty);
-	if (s)
-		sa_central_put_span(pool, s);
+	for (i = 0; i < n; i++)
+		sa_central_put_span(pool, out[i]);
 }
 
 /**
@@ -1645,21 +1649,14 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_fail_refill, SPANALLOC_INTERNAL);
  */
 void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
 {
-	struct spanalloc_cache *cache;
 	unsigned long a = 0, f = 0;
-	unsigned int i;
+	struct sa_pool *pool;
 	int cpu;
 
 	mutex_lock(&sa_pools_mutex);
 	for_each_possible_cpu(cpu) {
-		for (i = 1; i < SA_NUM_CLASSES; i++) {
-			struct sa_pcpu *c = per_cpu_ptr(sa_class_pools[i].pcpu, cpu);
-
-			a += c->stat[SA_ALLOC];
-			f += c->stat[SA_FREE];
-		}
-		list_for_each_entry(cache, &sa_caches, list) {
-			struct sa_pcpu *c = per_cpu_ptr(cache->pool.pcpu, cpu);
+		for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool)) {
+			struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 
 			a += c->stat[SA_ALLOC];
 			f += c->stat[SA_FREE];
@@ -1673,12 +1670,6 @@ void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_counts, SPANALLOC_INTERNAL);
 
-/* Spans a per-CPU cache owns: its current one and the retired ones. */
-static unsigned int sa_pcpu_spans(struct sa_pcpu *c)
-{
-	return !!READ_ONCE(c->span) + READ_ONCE(c->nr_retired);
-}
-
 /**
  * spanalloc_debug_cpu_spans() - spans a CPU's caches hold
  * @cpu: the CPU
@@ -1688,14 +1679,15 @@ static unsigned int sa_pcpu_spans(struct sa_pcpu *c)
  */
 unsigned int spanalloc_debug_cpu_spans(int cpu)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i, n = 0;
+	struct sa_pool *pool;
+	unsigned int n = 0;
 
 	mutex_lock(&sa_pools_mutex);
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		n += sa_pcpu_spans(per_cpu_ptr(sa_class_pools[i].pcpu, cpu));
-	list_for_each_entry(cache, &sa_caches, list)
-		n += sa_pcpu_spans(per_cpu_ptr(cache->pool.pcpu, cpu));
+	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool)) {
+		struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
+
+		n += !!READ_ONCE(c->span) + READ_ONCE(c->nr_retired);
+	}
 	mutex_unlock(&sa_pools_mutex);
 	return n;
 }
@@ -1705,14 +1697,11 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_cpu_spans, SPANALLOC_INTERNAL);
 
 static int sa_cpu_dead(unsigned int cpu)
 {
-	struct spanalloc_cache *cache;
-	unsigned int i;
+	struct sa_pool *pool;
 
 	mutex_lock(&sa_pools_mutex);
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		sa_pool_drain_cpu(&sa_class_pools[i], cpu);
-	list_for_each_entry(cache, &sa_caches, list)
-		sa_pool_drain_cpu(&cache->pool, cpu);
+	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool))
+		sa_pool_drain_cpu(pool, cpu);
 	mutex_unlock(&sa_pools_mutex);
 	return 0;
 }
