@@ -99,17 +99,15 @@ static void sa_add_pool(struct sa_totals *t, struct sa_pool *pool)
 
 static void sa_collect(struct sa_totals *t)
 {
-	struct spanalloc_cache *cache;
 	struct spanalloc_heap_stats st;
+	struct sa_pool *pool;
 	unsigned int i;
 	int cpu, node;
 
 	memset(t, 0, sizeof(*t));
 	mutex_lock(&sa_pools_mutex);
-	for (i = 1; i < SA_NUM_CLASSES; i++)
-		sa_add_pool(t, &sa_class_pools[i]);
-	list_for_each_entry(cache, &sa_caches, list)
-		sa_add_pool(t, &cache->pool);
+	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool))
+		sa_add_pool(t, pool);
 	mutex_unlock(&sa_pools_mutex);
 	for_each_possible_cpu(cpu) {
 		struct sa_large_stats *l = per_cpu_ptr(&sa_large, cpu);

@@ -385,6 +385,7 @@ void sa_scavenge_all(void);
 void sa_scavenger_show(struct seq_file *m);
 void sa_drain_all(void);
 void sa_trim_idle(void);
+struct sa_pool *sa_pool_next(struct sa_pool *pool);
 
 /* debug.c: debug mode, in the spirit of slab_debug=FZP */
 #define SA_DBG_META	24	/* red zone, alloc and free call sites */

@@ -105,12 +105,15 @@ static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
 	return (gfp & __GFP_ZERO) || want_init_on_alloc(gfp);
 }
 
-/*
- * The pool after @pool, or the first if @pool is NULL: the size classes',
- * then the named caches'; NULL after the last. The caller keeps the list of caches as it is
- * (sa_pools_mutex, held by it or by whoever waits for it).
+/**
+ * sa_pool_next() - walk every pool: the size classes', then the named caches'
+ * @pool: the pool before, or NULL for the first
+ *
+ * Context: the list of caches stays as it is: sa_pools_mutex, held by the
+ * caller or by whoever waits for it.
+ * Return: the pool after @pool, or NULL after the last.
  */
-static struct sa_pool *sa_pool_next(struct sa_pool *pool)
+struct sa_pool *sa_pool_next(struct sa_pool *pool)
 {
 	struct spanalloc_cache *cache;
 
