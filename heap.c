@@ -72,8 +72,11 @@ bool sa_lookup_far(unsigned long addr)
 	return pfn_valid(__pa(addr) >> PAGE_SHIFT);
 }
 
-/* Spare span descriptors per heap, so that no slab call is made under a lock. */
-#define SA_SPARES_MIN	4
+/*
+ * Spare span descriptors per heap, so that no slab call is made under a lock,
+ * and so that hardirq context, which cannot allocate them, can split spans.
+ */
+#define SA_SPARES_MIN	16
 #define SA_SPARES_MAX	64
 
 /* The caller's reclaim and failure behaviour: all that matters below us. */
@@ -357,11 +360,45 @@ fail:
 	return NULL;
 }
 
+/* Put @s, a new chunk's whole span, in @h (its node's heap) as a free span. */
+static void sa_heap_add_chunk(struct sa_heap *h, struct sa_span *s)
+{
+	lockdep_assert_held(&h->lock);
+	list_add(&s->chunk->list, &h->chunks);
+	h->nr_chunks[s->chunk->order]++;
+	h->pages_held += s->npages;
+	sa_heap_insert(h, s);
+}
+
+/*
+ * Grow @node's heap by a chunk, as large as the page allocator has at once,
+ * for hardirq context (SA_IRQ_RESERVE_PAGES): on that node, without sleeping
+ * or warning. If that fails, so may hardirq allocations later.
+ */
+static void sa_heap_fill_reserve(int node, gfp_t gfp)
+{
+	gfp_t g = (gfp & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)) | __GFP_NOWARN |
+		  __GFP_NORETRY | __GFP_THISNODE;
+	struct sa_span *s = sa_heap_grow(node, 1, g);
+	struct sa_heap *h = sa_heaps[node];
+	unsigned long flags;
+
+	if (!s)
+		return;
+	raw_spin_lock_irqsave(&h->lock, flags);
+	sa_heap_add_chunk(h, s);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+}
+
 /**
  * sa_heap_alloc_span() - carve a span of @npages pages
  * @node: NUMA node to take the pages from
  * @npages: pages wanted, at most SA_CHUNK_PAGES
  * @gfp: the caller's allocation flags; the heap grows with them
+ *
+ * Outside hardirq context, a carve that leaves the heap fewer than
+ * SA_IRQ_RESERVE_PAGES free pages also grows it by a chunk, without sleeping:
+ * hardirq context, which cannot grow it, finds pages there.
  *
  * Context: any context but NMI; may sleep if @gfp allows.
  * Return: a span in state SA_SPAN_FREE on no list (the caller sets its state
@@ -374,6 +411,7 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 	unsigned long flags;
 	struct sa_span *s;
 	int fail = atomic_read(&sa_fail_new_span);
+	bool low;
 
 	if (unlikely(fail) && atomic_dec_and_test(&sa_fail_new_span))
 		return NULL;
@@ -383,21 +421,24 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 	sa_heap_balance_spares(h, gfp);
 	raw_spin_lock_irqsave(&h->lock, flags);
 	s = sa_heap_take(h, npages);
+	low = h->pages_free < SA_IRQ_RESERVE_PAGES;
 	raw_spin_unlock_irqrestore(&h->lock, flags);
-	if (s || in_hardirq() || in_nmi())
+	if (in_hardirq() || in_nmi())
 		return s;
-
-	s = sa_heap_grow(node, npages, gfp);
-	if (!s)
-		return NULL;
-	h = sa_heaps[s->node];
-	raw_spin_lock_irqsave(&h->lock, flags);
-	list_add(&s->chunk->list, &h->chunks);
-	h->nr_chunks[s->chunk->order]++;
-	h->pages_held += s->npages;
-	sa_heap_insert(h, s);
-	s = sa_heap_take(h, npages);
-	raw_spin_unlock_irqrestore(&h->lock, flags);
+	if (!s) {
+		s = sa_heap_grow(node, npages, gfp);
+		if (!s)
+			return NULL;
+		h = sa_heaps[s->node];
+		raw_spin_lock_irqsave(&h->lock, flags);
+		sa_heap_add_chunk(h, s);
+		s = sa_heap_take(h, npages);
+		low = h->pages_free < SA_IRQ_RESERVE_PAGES;
+		raw_spin_unlock_irqrestore(&h->lock, flags);
+	}
+	/* Hardirq context cannot grow the heap: keep some pages for it. */
+	if (unlikely(low))
+		sa_heap_fill_reserve(h->node, gfp);
 	return s;
 }
 
@@ -630,6 +671,11 @@ int sa_heap_init(void)
 		INIT_LIST_HEAD(&h->lru);
 		h->node = node;
 		sa_heaps[node] = h;
+	}
+	/* Hardirq context finds pages and descriptors from the start. */
+	for_each_node_state(node, N_MEMORY) {
+		sa_heap_balance_spares(sa_heaps[node], GFP_KERNEL);
+		sa_heap_fill_reserve(node, GFP_KERNEL);
 	}
 	return 0;
 }

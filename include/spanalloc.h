@@ -12,7 +12,10 @@
  *   their size up to PAGE_SIZE; objects above SPANALLOC_MAX_SMALL are page
  *   aligned.
  * - GFP_KERNEL may sleep to grow; GFP_ATOMIC and GFP_NOWAIT never sleep and
- *   work in hardirq and softirq context (not on PREEMPT_RT, as with SLUB).
+ *   work in softirq and hardirq context. In hardirq context, even on
+ *   PREEMPT_RT, they are served from memory spanalloc holds (a reserve of
+ *   free pages per node is kept for them) and fail when it holds none that
+ *   fits.
  *   __GFP_ZERO zeroes; __GFP_NOWARN silences failure reports; the kernel's
  *   init_on_alloc and init_on_free policy is honoured, except for caches with
  *   a constructor.

@@ -231,12 +231,14 @@ static void heap_split_and_coalesce(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(a, &info), 0);
 	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
 	spanalloc_free(b);
-	/* Coalesced: the whole chunk is one free span again, 1 MiB fits. */
+	/* Coalesced: the whole chunk is one free span again, 1 MiB fits there. */
 	big = spanalloc_alloc_node(SA_CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL, numa_mem_id());
 	KUNIT_ASSERT_NOT_NULL(test, big);
+	KUNIT_EXPECT_PTR_EQ(test, big, a);
+	/* That left nothing free: the heap grew a reserve for hardirq context. */
 	sa_total_heap(&st);
-	KUNIT_EXPECT_EQ(test, st.nr_chunks, st0.nr_chunks + 1);
-	KUNIT_EXPECT_EQ(test, st.pages_free, st0.pages_free);
+	KUNIT_EXPECT_EQ(test, st.nr_chunks, st0.nr_chunks + 2);
+	KUNIT_EXPECT_GE(test, st.pages_free, st0.pages_free + SA_IRQ_RESERVE_PAGES);
 	spanalloc_free(big);
 	spanalloc_debug_release();
 	sa_total_heap(&st);
@@ -248,7 +250,7 @@ static void heap_split_and_coalesce(struct kunit *test)
 static void heap_chunk_fallback(struct kunit *test)
 {
 	struct spanalloc_heap_stats st0, st;
-	unsigned int old;
+	unsigned int old, o;
 	void *p, *q;
 
 	spanalloc_debug_release();
@@ -261,10 +263,13 @@ static void heap_chunk_fallback(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, p);
 	KUNIT_ASSERT_NOT_NULL(test, q);
 	sa_total_heap(&st);
-	KUNIT_EXPECT_EQ(test, st.nr_chunks_order[2], st0.nr_chunks_order[2] + 1);
+	/* Order 2 for p (and for the reserve of hardirq context), 4 for q. */
+	KUNIT_EXPECT_GE(test, st.nr_chunks_order[2], st0.nr_chunks_order[2] + 1);
 	KUNIT_EXPECT_EQ(test, st.nr_chunks_order[4], st0.nr_chunks_order[4] + 1);
-	KUNIT_EXPECT_EQ(test, st.nr_chunks_order[SA_CHUNK_ORDER],
-			st0.nr_chunks_order[SA_CHUNK_ORDER]);
+	for (o = 0; o <= SA_CHUNK_ORDER; o++)
+		if (o != 2 && o != 4)
+			KUNIT_EXPECT_EQ_MSG(test, st.nr_chunks_order[o], st0.nr_chunks_order[o],
+					    "order %u", o);
 	memset(p, 1, 4096);
 	memset(q, 2, 40 << 10);
 	spanalloc_free(p);
@@ -435,9 +440,6 @@ static void percpu_irq_and_softirq(struct kunit *test)
 	unsigned int i = 0;
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	/* Hardirq allocations use memory spanalloc holds: make sure it has some. */
-	for (i = 0; i < 6; i++)
-		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
 	spanalloc_debug_counts(&a0, &f0);
 	hrtimer_init(&ctx->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	ctx->hrt.function = sa_hrtimer_fn;
@@ -464,6 +466,59 @@ static void percpu_irq_and_softirq(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->bad), 0);
 	spanalloc_debug_counts(&a1, &f1);
 	KUNIT_EXPECT_EQ(test, a1 - a0, f1 - f0);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+struct sa_irq_grow {
+	struct hrtimer hrt;
+	struct completion done;
+	void *small, *large;
+};
+
+static enum hrtimer_restart sa_irq_grow_fn(struct hrtimer *t)
+{
+	struct sa_irq_grow *g = container_of(t, struct sa_irq_grow, hrt);
+
+	g->small = spanalloc_alloc(SA_MAX_SMALL, GFP_ATOMIC);
+	g->large = spanalloc_alloc(40000, GFP_ATOMIC);
+	complete(&g->done);
+	return HRTIMER_NORESTART;
+}
+
+/*
+ * Hardirq context cannot grow the page heap; process context keeps it
+ * SA_IRQ_RESERVE_PAGES free pages for it. Here process context takes a whole
+ * chunk, which leaves nothing free, and a hardirq then allocates from the
+ * reserve that this made the heap grow.
+ */
+static void percpu_hardirq_uses_reserve(struct kunit *test)
+{
+	struct sa_irq_grow *g = kunit_kzalloc(test, sizeof(*g), GFP_KERNEL);
+	struct spanalloc_heap_stats st;
+	void *big;
+	int node;
+
+	KUNIT_ASSERT_NOT_NULL(test, g);
+	init_completion(&g->done);
+	hrtimer_init(&g->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	g->hrt.function = sa_irq_grow_fn;
+	migrate_disable();
+	node = numa_mem_id();
+	spanalloc_debug_release();
+	spanalloc_debug_heap(node, &st);
+	KUNIT_EXPECT_EQ(test, st.pages_free, 0UL);
+	big = spanalloc_alloc_node(SA_CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL, node);
+	KUNIT_EXPECT_NOT_NULL(test, big);
+	spanalloc_debug_heap(node, &st);
+	KUNIT_EXPECT_GE(test, st.pages_free, (unsigned long)SA_IRQ_RESERVE_PAGES);
+	hrtimer_start(&g->hrt, ns_to_ktime(10 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	wait_for_completion(&g->done);
+	migrate_enable();
+	KUNIT_EXPECT_NOT_NULL(test, g->small);
+	KUNIT_EXPECT_NOT_NULL(test, g->large);
+	spanalloc_free(g->small);
+	spanalloc_free(g->large);
+	spanalloc_free(big);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
@@ -2023,6 +2078,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(heap_lookup_foreign),
 	KUNIT_CASE(percpu_alloc_here_free_there),
 	KUNIT_CASE(percpu_irq_and_softirq),
+	KUNIT_CASE(percpu_hardirq_uses_reserve),
 	KUNIT_CASE(percpu_parallel_threads),
 	KUNIT_CASE(api_zero_size),
 	KUNIT_CASE(api_too_large),
