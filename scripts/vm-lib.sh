@@ -139,7 +139,7 @@ vm_accel() {
 vm_cmdline="console=ttyS0 panic=-1 oops=panic kasan_multi_shot init_on_alloc=1"
 vm_cmdline+=" no_hash_pointers printk.devkmsg=on loglevel=7"
 
-# The machine: 2 NUMA nodes of 512 MiB each (kmemleak's scans take time in
+# The machine: 2 NUMA nodes of 256 MiB each (kmemleak's scans take time in
 # proportion), half of the $VM_CPUS vCPUs (default 4, even) on each.
 vm_cpus=${VM_CPUS:-4}
 vm_boot() {	# DIR INITRD LIMIT
@@ -149,10 +149,10 @@ vm_boot() {	# DIR INITRD LIMIT
 	: >"$dir/results.log"
 	# TCG: one host thread per vCPU (multi-threaded TCG).
 	timeout -k 10 "$3" qemu-system-x86_64 -accel "$accel$([ "$accel" = tcg ] && echo ,thread=multi)" \
-		-m 1G -smp "$vm_cpus,sockets=2,cores=$half,threads=1" \
-		-object memory-backend-ram,id=m0,size=512M \
+		-m 512M -smp "$vm_cpus,sockets=2,cores=$half,threads=1" \
+		-object memory-backend-ram,id=m0,size=256M \
 		-numa "node,nodeid=0,cpus=0-$((half - 1)),memdev=m0" \
-		-object memory-backend-ram,id=m1,size=512M \
+		-object memory-backend-ram,id=m1,size=256M \
 		-numa "node,nodeid=1,cpus=$half-$((vm_cpus - 1)),memdev=m1" \
 		-nodefaults -nographic -no-reboot -monitor none \
 		-serial "file:$dir/console.log" -serial "file:$dir/results.log" \
