@@ -312,11 +312,15 @@ static gfp_t sa_page_gfp(gfp_t gfp)
 	return (gfp & (SA_RECLAIM_MASK | __GFP_THISNODE)) | __GFP_ZERO;
 }
 
-/* Take a chunk from the page allocator, largest order first. */
-static struct sa_span *sa_heap_grow(int node, unsigned int npages, gfp_t gfp)
+/*
+ * Take a chunk of at least @npages pages from the page allocator, largest
+ * order first, up to @max_order (or sa_max_chunk_order if lower).
+ */
+static struct sa_span *sa_heap_grow(int node, unsigned int npages, unsigned int max_order,
+				    gfp_t gfp)
 {
 	unsigned int min_order = get_order((unsigned long)npages << PAGE_SHIFT);
-	unsigned int order = max(READ_ONCE(sa_max_chunk_order), min_order);
+	unsigned int order = max(min(READ_ONCE(sa_max_chunk_order), max_order), min_order);
 	struct page *page = NULL;
 	struct sa_chunk *chunk;
 	struct sa_span *s;
@@ -371,15 +375,15 @@ static void sa_heap_add_chunk(struct sa_heap *h, struct sa_span *s)
 }
 
 /*
- * Grow @node's heap by a chunk, as large as the page allocator has at once,
- * for hardirq context (SA_IRQ_RESERVE_PAGES): on that node, without sleeping
- * or warning. If that fails, so may hardirq allocations later.
+ * Grow @node's heap by a chunk of SA_IRQ_RESERVE_PAGES, or less if the page
+ * allocator has no such block at once, for hardirq context: on that node,
+ * without sleeping or warning. If that fails, so may hardirq allocations.
  */
 static void sa_heap_fill_reserve(int node, gfp_t gfp)
 {
 	gfp_t g = (gfp & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)) | __GFP_NOWARN |
 		  __GFP_NORETRY | __GFP_THISNODE;
-	struct sa_span *s = sa_heap_grow(node, 1, g);
+	struct sa_span *s = sa_heap_grow(node, 1, ilog2(SA_IRQ_RESERVE_PAGES), g);
 	struct sa_heap *h = sa_heaps[node];
 	unsigned long flags;
 
@@ -397,8 +401,8 @@ static void sa_heap_fill_reserve(int node, gfp_t gfp)
  * @gfp: the caller's allocation flags; the heap grows with them
  *
  * Outside hardirq context, a carve that leaves the heap fewer than
- * SA_IRQ_RESERVE_PAGES free pages also grows it by a chunk, without sleeping:
- * hardirq context, which cannot grow it, finds pages there.
+ * SA_IRQ_RESERVE_PAGES free pages also grows it by a chunk of that size,
+ * without sleeping: hardirq context, which cannot grow it, finds pages there.
  *
  * Context: any context but NMI; may sleep if @gfp allows.
  * Return: a span in state SA_SPAN_FREE on no list (the caller sets its state
@@ -426,7 +430,7 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 	if (in_hardirq() || in_nmi())
 		return s;
 	if (!s) {
-		s = sa_heap_grow(node, npages, gfp);
+		s = sa_heap_grow(node, npages, SA_CHUNK_ORDER, gfp);
 		if (!s)
 			return NULL;
 		h = sa_heaps[s->node];
@@ -557,10 +561,35 @@ static struct sa_chunk *sa_heap_unhold(struct sa_heap *h, struct sa_span *s)
 	return chunk;
 }
 
+/* Free spans sa_heap_release() looks at, oldest first, for one that fits. */
+#define SA_RELEASE_LOOK	16
+
+/*
+ * The free span idle longest among those whose release leaves @h at least
+ * @keep free pages, or NULL.
+ */
+static struct sa_span *sa_heap_oldest_above(struct sa_heap *h, unsigned long keep)
+{
+	unsigned int looked = 0;
+	struct sa_span *s;
+
+	lockdep_assert_held(&h->lock);
+	if (h->pages_free <= keep)
+		return NULL;
+	list_for_each_entry_reverse(s, &h->lru, lru) {
+		if (s->npages <= h->pages_free - keep)
+			return s;
+		if (++looked >= SA_RELEASE_LOOK)
+			break;
+	}
+	return NULL;
+}
+
 /**
  * sa_heap_release() - give a node's free pages back, idle longest first
  * @node: NUMA node
- * @keep: stop when no more than this many free pages are left
+ * @keep: free pages to keep: a span is given back only if at least this
+ *        many remain
  * @max: give back at most about this many pages in this call
  *
  * Each span is taken off under the heap lock and given back outside it, so
@@ -578,8 +607,8 @@ unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
 
 	while (h && done < max) {
 		raw_spin_lock_irqsave(&h->lock, flags);
-		s = list_empty(&h->lru) ? NULL : list_last_entry(&h->lru, struct sa_span, lru);
-		if (!s || h->pages_free <= keep) {
+		s = sa_heap_oldest_above(h, keep);
+		if (!s) {
 			raw_spin_unlock_irqrestore(&h->lock, flags);
 			break;
 		}
