@@ -107,6 +107,22 @@ void sa_set_pages(struct sa_span *s, struct sa_span *owner)
 	}
 }
 
+/*
+ * Split a new block of 2^@order pages into pages that can go back one by one,
+ * and clear what their last user left in page->index. kmemleak scans the
+ * struct page of every page in use, and a slab's freelist, which shares that
+ * word, still points into the page after the slab is freed: an object of
+ * ours there would look referenced, and its leak would go unreported.
+ */
+static void sa_take_pages(struct page *page, unsigned int order)
+{
+	unsigned int i;
+
+	split_page(page, order);
+	for (i = 0; i < (1U << order); i++)
+		page[i].index = 0;
+}
+
 /* Untag a span's pages and give them back to the page allocator. */
 static void sa_free_pages(struct sa_span *s)
 {
@@ -344,7 +360,7 @@ static struct sa_span *sa_heap_grow(int node, unsigned int npages, unsigned int 
 	}
 	if (!page)
 		goto fail;
-	split_page(page, order);
+	sa_take_pages(page, order);
 	chunk->base = (unsigned long)page_address(page);
 	chunk->order = order;
 	chunk->held = 1U << order;
@@ -476,7 +492,7 @@ struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp)
 		kmem_cache_free(sa_span_cachep, s);
 		return NULL;
 	}
-	split_page(page, order);
+	sa_take_pages(page, order);
 	for (i = npages; i < (1U << order); i++)
 		__free_page(page + i);
 	memset(s, 0, sizeof(*s));

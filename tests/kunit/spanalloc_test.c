@@ -626,7 +626,7 @@ static void api_too_large(struct kunit *test)
 static void api_large_objects(struct kunit *test)
 {
 	static const size_t sizes[] = { 32769, 40 << 10, 1 << 20, (1 << 20) + 1, 4 << 20 };
-	unsigned int i;
+	unsigned int i, j;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		u8 *p = spanalloc_alloc(sizes[i], GFP_KERNEL | __GFP_ZERO);
@@ -635,6 +635,14 @@ static void api_large_objects(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, PAGE_ALIGNED(p));
 		KUNIT_EXPECT_GE(test, spanalloc_usable_size(p), sizes[i]);
 		KUNIT_EXPECT_EQ(test, p[0] | p[sizes[i] - 1], 0);
+		/*
+		 * Nothing a page's last user left in page->index (a freed
+		 * slab's freelist, say) points into the object: kmemleak scans
+		 * struct pages, and would take it for a reference.
+		 */
+		for (j = 0; j < DIV_ROUND_UP(sizes[i], PAGE_SIZE); j++)
+			KUNIT_EXPECT_EQ_MSG(test, virt_to_page(p)[j].index, 0UL,
+					    "size %zu, page %u", sizes[i], j);
 		memset(p, 0xff, sizes[i]);
 		spanalloc_free(p);
 	}

@@ -51,11 +51,12 @@ fi
 echo "spanalloc-expect: begin kmemleak" >/dev/kmsg
 expecting=1
 # kmemleak scans conservatively: any word in scanned memory that points
-# into an object keeps it "referenced". A page-aligned whole-span object
-# can cover what was a dead task's kernel stack, and that task's
-# task_struct, still alive until it is reaped and its RCU grace period
-# ends, keeps a saved stack pointer into it. Such a miss is kmemleak's
-# false negative, not a leak found late; so a round that misses objects is
+# into an object keeps it "referenced". One such word was found and is
+# gone: kmemleak scans the struct page of every page in use, and a freed
+# slab's freelist stayed in page->index (spanalloc now clears it when it
+# takes pages; misses of whole-span objects, common with small chunks,
+# all had it). Others may remain; such a miss is kmemleak's false
+# negative, not a leak found late; so a round that misses objects is
 # followed by another that leaks fresh objects, up to 3, while the earlier
 # ones stay allocated (freed, they would give their places, and the stale
 # words pointing there, to the new ones). A pass needs one round whose new
