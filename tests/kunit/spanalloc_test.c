@@ -440,11 +440,19 @@ static void percpu_irq_and_softirq(struct kunit *test)
 	unsigned int i = 0;
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	/*
+	 * Hardirq allocations use memory spanalloc holds, and the test before
+	 * may have given it all back: make sure the hrtimer's CPU has some.
+	 */
+	migrate_disable();
+	for (i = 0; i < 6; i++)
+		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
 	spanalloc_debug_counts(&a0, &f0);
-	hrtimer_init(&ctx->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&ctx->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 	ctx->hrt.function = sa_hrtimer_fn;
 	timer_setup(&ctx->tl, sa_timer_fn, 0);
-	hrtimer_start(&ctx->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&ctx->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	migrate_enable();
 	mod_timer(&ctx->tl, jiffies + 1);
 	/* Meanwhile this task hammers the same pools from process context. */
 	deadline = jiffies + 20 * HZ;
@@ -1879,15 +1887,22 @@ static void stress_threads_irqs_hotplug(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, st.cache);
 	if (num_online_cpus() > 1)
 		hp_cpu = cpumask_last(cpu_online_mask);
+	/*
+	 * Interrupt context allocates and frees all along, from memory
+	 * spanalloc holds: the hrtimer's node gets some first (the test before
+	 * may have given everything back).
+	 */
+	migrate_disable();
+	for (i = 0; i < 6; i++)
+		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
 	spanalloc_debug_drain();
 	before = sa_pages_in_use();
 	spanalloc_debug_counts(&a0, &f0);
-
-	/* Interrupt context allocates and frees all along. */
-	hrtimer_init(&irq->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&irq->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
 	irq->hrt.function = sa_hrtimer_fn;
 	timer_setup(&irq->tl, sa_timer_fn, 0);
-	hrtimer_start(&irq->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+	hrtimer_start(&irq->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	migrate_enable();
 	mod_timer(&irq->tl, jiffies + 1);
 
 	for (i = 0; i < st.nr; i++) {
