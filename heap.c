@@ -391,15 +391,16 @@ static void sa_heap_add_chunk(struct sa_heap *h, struct sa_span *s)
 }
 
 /*
- * Grow @node's heap by a chunk of SA_IRQ_RESERVE_PAGES, or less if the page
- * allocator has no such block at once, for hardirq context: on that node,
- * without sleeping or warning. If that fails, so may hardirq allocations.
+ * Grow @node's heap for hardirq context, on that node, without sleeping or
+ * warning: by a chunk of up to 2^@max_order pages, or less if the page
+ * allocator has no such block at once. If that fails, so may hardirq
+ * allocations.
  */
-static void sa_heap_fill_reserve(int node, gfp_t gfp)
+static void sa_heap_fill_reserve(int node, unsigned int max_order, gfp_t gfp)
 {
 	gfp_t g = (gfp & ~(__GFP_DIRECT_RECLAIM | __GFP_NOFAIL)) | __GFP_NOWARN |
 		  __GFP_NORETRY | __GFP_THISNODE;
-	struct sa_span *s = sa_heap_grow(node, 1, ilog2(SA_IRQ_RESERVE_PAGES), g);
+	struct sa_span *s = sa_heap_grow(node, 1, max_order, g);
 	struct sa_heap *h = sa_heaps[node];
 	unsigned long flags;
 
@@ -417,8 +418,8 @@ static void sa_heap_fill_reserve(int node, gfp_t gfp)
  * @gfp: the caller's allocation flags; the heap grows with them
  *
  * Outside hardirq context, a carve that leaves the heap fewer than
- * SA_IRQ_RESERVE_PAGES free pages also grows it by a chunk of that size,
- * without sleeping: hardirq context, which cannot grow it, finds pages there.
+ * SA_IRQ_RESERVE_PAGES free pages also grows it by a chunk, without
+ * sleeping: hardirq context, which cannot grow it, finds pages there.
  *
  * Context: any context but NMI; may sleep if @gfp allows.
  * Return: a span in state SA_SPAN_FREE on no list (the caller sets its state
@@ -456,9 +457,12 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 		low = h->pages_free < SA_IRQ_RESERVE_PAGES;
 		raw_spin_unlock_irqrestore(&h->lock, flags);
 	}
-	/* Hardirq context cannot grow the heap: keep some pages for it. */
+	/*
+	 * Hardirq context cannot grow the heap: keep some pages for it. The
+	 * heap grows by its usual chunk, only a little earlier than it would.
+	 */
 	if (unlikely(low))
-		sa_heap_fill_reserve(h->node, gfp);
+		sa_heap_fill_reserve(h->node, SA_CHUNK_ORDER, gfp);
 	return s;
 }
 
@@ -720,7 +724,7 @@ int sa_heap_init(void)
 	/* Hardirq context finds pages and descriptors from the start. */
 	for_each_node_state(node, N_MEMORY) {
 		sa_heap_balance_spares(sa_heaps[node], GFP_KERNEL);
-		sa_heap_fill_reserve(node, GFP_KERNEL);
+		sa_heap_fill_reserve(node, ilog2(SA_IRQ_RESERVE_PAGES), GFP_KERNEL);
 	}
 	return 0;
 }

@@ -26,7 +26,7 @@
 #define SA_CHUNK_PAGES		BIT(SA_CHUNK_ORDER)
 #define SA_BITMAP_LONGS		BITS_TO_LONGS(SA_MAX_NELEMS)
 /* Free pages a node's heap keeps for hardirq context, which cannot grow it. */
-#define SA_IRQ_RESERVE_PAGES	32		/* a power of 2: one chunk */
+#define SA_IRQ_RESERVE_PAGES	8		/* a power of 2: the first chunk */
 #define SA_HEAP_LISTS		SA_CHUNK_PAGES		/* free lists by length */
 
 /* What a span is used for; written under the lock of the list it is on. */

@@ -93,9 +93,9 @@
  * spans and free pages) and never calls the page allocator, whose locks may
  * sleep on PREEMPT_RT; when it holds nothing suitable, the allocation fails.
  * So that it rarely does, every carve in another context that leaves a node's
- * heap with fewer than SA_IRQ_RESERVE_PAGES free pages grows it by a chunk
- * of that size, without sleeping (sa_heap_alloc_span()); the scavenger's goal
- * is larger. The heap also starts with such a chunk on each node.
+ * heap with fewer than SA_IRQ_RESERVE_PAGES free pages grows it by a chunk,
+ * without sleeping (sa_heap_alloc_span()); the scavenger's goal is larger.
+ * The heap also starts with a chunk of that size on each node.
  */
 #include <linux/bitmap.h>
 #include <linux/rcupdate.h>

@@ -519,6 +519,8 @@ static void percpu_hardirq_uses_reserve(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, big);
 	spanalloc_debug_heap(node, &st);
 	KUNIT_EXPECT_GE(test, st.pages_free, (unsigned long)SA_IRQ_RESERVE_PAGES);
+	/* It grew by its usual chunk, not by a small one: few page allocator calls. */
+	KUNIT_EXPECT_EQ(test, st.nr_chunks_order[SA_CHUNK_ORDER], 2UL);
 	hrtimer_start(&g->hrt, ns_to_ktime(10 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
 	wait_for_completion(&g->done);
 	migrate_enable();
