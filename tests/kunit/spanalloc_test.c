@@ -433,6 +433,33 @@ static void sa_timer_fn(struct timer_list *t)
 		mod_timer(&ctx->tl, jiffies + 1);
 }
 
+/*
+ * Start allocating and freeing from an hrtimer (hardirq) pinned to this CPU
+ * and from a timer (softirq). Hardirq allocations use memory spanalloc
+ * holds, and the test before may have given it all back: the hrtimer's CPU
+ * gets some first.
+ */
+static void sa_irq_start(struct sa_irq_ctx *ctx)
+{
+	unsigned int i;
+
+	migrate_disable();
+	for (i = 0; i < 6; i++)
+		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
+	hrtimer_init(&ctx->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
+	ctx->hrt.function = sa_hrtimer_fn;
+	timer_setup(&ctx->tl, sa_timer_fn, 0);
+	hrtimer_start(&ctx->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
+	migrate_enable();
+	mod_timer(&ctx->tl, jiffies + 1);
+}
+
+static void sa_irq_stop(struct sa_irq_ctx *ctx)
+{
+	hrtimer_cancel(&ctx->hrt);
+	timer_shutdown_sync(&ctx->tl);
+}
+
 static void percpu_irq_and_softirq(struct kunit *test)
 {
 	struct sa_irq_ctx *ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
@@ -440,20 +467,8 @@ static void percpu_irq_and_softirq(struct kunit *test)
 	unsigned int i = 0;
 
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
-	/*
-	 * Hardirq allocations use memory spanalloc holds, and the test before
-	 * may have given it all back: make sure the hrtimer's CPU has some.
-	 */
-	migrate_disable();
-	for (i = 0; i < 6; i++)
-		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
 	spanalloc_debug_counts(&a0, &f0);
-	hrtimer_init(&ctx->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-	ctx->hrt.function = sa_hrtimer_fn;
-	timer_setup(&ctx->tl, sa_timer_fn, 0);
-	hrtimer_start(&ctx->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
-	migrate_enable();
-	mod_timer(&ctx->tl, jiffies + 1);
+	sa_irq_start(ctx);
 	/* Meanwhile this task hammers the same pools from process context. */
 	deadline = jiffies + 20 * HZ;
 	while ((atomic_read(&ctx->hard_rounds) < SA_IRQ_ROUNDS ||
@@ -467,8 +482,7 @@ static void percpu_irq_and_softirq(struct kunit *test)
 		spanalloc_free(p);
 		cond_resched();
 	}
-	hrtimer_cancel(&ctx->hrt);
-	timer_shutdown_sync(&ctx->tl);
+	sa_irq_stop(ctx);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->hard_rounds), SA_IRQ_ROUNDS);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->soft_rounds), SA_IRQ_ROUNDS);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->bad), 0);
@@ -1889,23 +1903,11 @@ static void stress_threads_irqs_hotplug(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, st.cache);
 	if (num_online_cpus() > 1)
 		hp_cpu = cpumask_last(cpu_online_mask);
-	/*
-	 * Interrupt context allocates and frees all along, from memory
-	 * spanalloc holds: the hrtimer's node gets some first (the test before
-	 * may have given everything back).
-	 */
-	migrate_disable();
-	for (i = 0; i < 6; i++)
-		spanalloc_free(spanalloc_alloc(16 << i, GFP_KERNEL));
 	spanalloc_debug_drain();
 	before = sa_pages_in_use();
 	spanalloc_debug_counts(&a0, &f0);
-	hrtimer_init(&irq->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
-	irq->hrt.function = sa_hrtimer_fn;
-	timer_setup(&irq->tl, sa_timer_fn, 0);
-	hrtimer_start(&irq->hrt, ns_to_ktime(50 * NSEC_PER_USEC), HRTIMER_MODE_REL_PINNED_HARD);
-	migrate_enable();
-	mod_timer(&irq->tl, jiffies + 1);
+	/* Interrupt context allocates and frees all along. */
+	sa_irq_start(irq);
 
 	for (i = 0; i < st.nr; i++) {
 		st.t[i].st = &st;
@@ -1931,8 +1933,7 @@ static void stress_threads_irqs_hotplug(struct kunit *test)
 		for (i = 0; i < st.nr; i++)
 			done &= completion_done(&st.t[i].done);
 	} while (!done);
-	hrtimer_cancel(&irq->hrt);
-	timer_shutdown_sync(&irq->tl);
+	sa_irq_stop(irq);
 
 	for (i = 0; i < st.nr; i++) {
 		ops += st.t[i].ops;
