@@ -26,6 +26,17 @@ struct sa_pool_sum {
 	unsigned long cpu_free;			/* free objects in cached spans */
 };
 
+/* Free objects in a span a CPU owns, or 0 for none: racy, a snapshot. */
+static unsigned int sa_span_free_now(const struct sa_span *s)
+{
+	u16 n;
+
+	if (!s)
+		return 0;
+	n = READ_ONCE(s->alloc_count);
+	return s->nelems - min(n, s->nelems);
+}
+
 static void sa_pool_sum(struct sa_pool *pool, struct sa_pool_sum *ps)
 {
 	unsigned long flags;
@@ -37,20 +48,14 @@ static void sa_pool_sum(struct sa_pool *pool, struct sa_pool_sum *ps)
 	rcu_read_lock();
 	for_each_possible_cpu(cpu) {
 		struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
-		struct sa_span *s = READ_ONCE(c->span);
 		unsigned int r, nr = min(READ_ONCE(c->nr_retired), SA_RETIRED);
 
 		for (i = 0; i < SA_NR_STATS; i++)
 			ps->stat[i] += READ_ONCE(c->stat[i]);
 		/* Owner-private and racy: a snapshot is all debugfs promises. */
-		for (r = 0; r <= nr; r++) {
-			if (s) {
-				u16 n = READ_ONCE(s->alloc_count);
-
-				ps->cpu_free += s->nelems - min(n, s->nelems);
-			}
-			s = r < nr ? READ_ONCE(c->retired[r]) : NULL;
-		}
+		ps->cpu_free += sa_span_free_now(READ_ONCE(c->span));
+		for (r = 0; r < nr; r++)
+			ps->cpu_free += sa_span_free_now(READ_ONCE(c->retired[r]));
 	}
 	rcu_read_unlock();
 	for_each_node(node) {
