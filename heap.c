@@ -236,13 +236,22 @@ static void sa_heap_trim_spares(struct sa_heap *h, unsigned int keep)
 	}
 }
 
+/*
+ * May this context call the page and slab allocators? Not hardirq context
+ * (their locks sleep on PREEMPT_RT; see span.c), nor NMI.
+ */
+static bool sa_may_grow(void)
+{
+	return !in_hardirq() && !in_nmi();
+}
+
 /* Bring the spares between SA_SPARES_MIN and SA_SPARES_MAX, outside the lock. */
 static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 {
 	unsigned long flags;
 	struct sa_span *s;
 
-	if (in_hardirq() || in_nmi())
+	if (!sa_may_grow())
 		return;
 	while (READ_ONCE(h->nr_spares) < SA_SPARES_MIN) {
 		s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, h->node);
@@ -444,7 +453,7 @@ struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 	s = sa_heap_take(h, npages);
 	low = h->pages_free < SA_IRQ_RESERVE_PAGES;
 	raw_spin_unlock_irqrestore(&h->lock, flags);
-	if (in_hardirq() || in_nmi())
+	if (!sa_may_grow())
 		return s;
 	if (!s) {
 		s = sa_heap_grow(node, npages, SA_CHUNK_ORDER, gfp);
@@ -485,7 +494,7 @@ struct sa_span *sa_huge_alloc(int node, size_t size, gfp_t gfp)
 	struct sa_heap *h;
 	unsigned int i;
 
-	if (in_hardirq() || in_nmi())
+	if (!sa_may_grow())
 		return NULL;
 	s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK,
 				  node);
