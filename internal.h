@@ -115,6 +115,8 @@ enum sa_stat {
 #define SA_FREE_BATCH		32
 /* A batch pins at most this many pages of spans (see sa_pool::free_batch). */
 #define SA_FREE_BATCH_PAGES	32
+/* A named cache's span holds at least this many objects, if 8 pages can. */
+#define SA_CACHE_MIN_OBJS	4
 /* Spans a CPU still owns after it stopped allocating from them (SLUB's CPU partial). */
 #define SA_RETIRED		4
 /* Retired spans keep at most this many pages per pool and CPU (sa_pool::max_retired). */
@@ -200,7 +202,7 @@ struct sa_pool {
 	const struct sa_class *cls;	/* span geometry */
 	void (*ctor)(void *obj);	/* constructor, run when a span is carved */
 	struct spanalloc_cache *cache;	/* named cache, or NULL for a size class */
-	unsigned int class_idx;		/* index into sa_classes */
+	unsigned int class_idx;		/* index into sa_classes; 0: a cache's own */
 	unsigned int usable;		/* bytes a caller may use (debug: less) */
 	/*
 	 * Entries of sa_pcpu::frees used: a pending free may keep its span
@@ -217,6 +219,7 @@ struct sa_pool {
  */
 struct spanalloc_cache {
 	struct sa_pool pool;		/* its own spans; never shared */
+	struct sa_class geom;		/* its objects' span geometry; constant */
 	const char *name;		/* kstrdup'ed name */
 	unsigned int object_size;	/* size asked for */
 	unsigned int align;		/* alignment honoured */
@@ -290,7 +293,7 @@ struct spanalloc_ptr_info {
 	unsigned int npages;		/* pages in the span */
 	unsigned int size;		/* object size */
 	unsigned int nelems;		/* objects in the span */
-	unsigned int class_idx;		/* size class, 0 if large */
+	unsigned int class_idx;		/* size class, 0 if large or a named cache */
 	int node;			/* NUMA node */
 	bool live;			/* the object is allocated */
 };
@@ -364,8 +367,9 @@ extern struct fault_attr sa_fail_refill;
 struct fault_attr *spanalloc_debug_fail_refill(void);
 
 /* span.c: spans and central lists */
-int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
+int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls, unsigned int class_idx,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug);
+bool sa_cache_geometry(struct sa_class *k, unsigned int size);
 void sa_pool_destroy(struct sa_pool *pool);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);

@@ -14,9 +14,11 @@
  * object:     one of the equal slots a small span is cut into.
  * size class: one of Go's 67 object sizes, 8 B to 32 KiB (sizeclass.c); it
  *             fixes the object size and the pages per span.
- * pool:       where objects of one class come from: one per size class for
- *             spanalloc_alloc(), one per named cache (struct sa_pool). Spans
- *             never move between pools.
+ * pool:       where objects of one geometry come from: one per size class
+ *             for spanalloc_alloc(), one per named cache (struct sa_pool),
+ *             whose objects keep the cache's own size (sa_cache_geometry(),
+ *             SLUB's policy for the pages per span). Spans never move
+ *             between pools.
  * large:      a request above 32 KiB: one object of whole pages, from the
  *             page heap (up to a chunk) or from alloc_pages() (huge).
  *
@@ -501,10 +503,80 @@ unsigned long sa_pool_live_objects(struct sa_pool *pool)
 	return live;
 }
 
+/* True if @k->div_mul divides every offset inside @k's objects exactly. */
+static bool sa_div_exact(const struct sa_class *k)
+{
+	unsigned long end;
+	unsigned int i;
+
+	/* off / size is monotonic: the first and last byte of each object do. */
+	for (i = 0; i < k->nelems; i++) {
+		end = (unsigned long)(i + 1) * k->size - 1;
+		if ((((u64)end * k->div_mul) >> 32) != i ||
+		    (((u64)(end + 1 - k->size) * k->div_mul) >> 32) != i)
+			return false;
+	}
+	return true;
+}
+
 /**
- * sa_pool_init() - set up a pool for one size class
+ * sa_cache_geometry() - the span geometry of a named cache's objects
+ * @k: receives it
+ * @size: object size in bytes, a multiple of 8 and of the cache's alignment
+ *
+ * A named cache is SLUB's kmem_cache: its objects are of the size asked for
+ * (rounded to its alignment), not of the next Go size class, which would
+ * waste up to 12.5% on every object. The span is the fewest pages, up to
+ * SA_MAX_SPAN_PAGES, that hold at least SA_CACHE_MIN_OBJS objects (or as
+ * many as that many pages can) with a tail of at most 1/16 of the span,
+ * else at most 1/8, else the least waste: the policy of SLUB's
+ * calc_slab_order(). Objects of a span of few objects would send most
+ * allocations to the refill path.
+ *
+ * Return: true, or false if no span holds the size (the caller then uses
+ * the Go class).
+ */
+bool sa_cache_geometry(struct sa_class *k, unsigned int size)
+{
+	unsigned int frac, np, n, tail, want, best = 0, best_tail = 0;
+
+	if (!size || size > SA_MAX_SPAN_PAGES * PAGE_SIZE || size % 8)
+		return false;
+	want = min_t(unsigned int, SA_CACHE_MIN_OBJS, SA_MAX_SPAN_PAGES * PAGE_SIZE / size);
+	for (frac = 16; frac >= 8 && !best; frac /= 2) {
+		for (np = 1; np <= SA_MAX_SPAN_PAGES && !best; np++) {
+			n = np * PAGE_SIZE / size;
+			if (n >= want && n <= SA_MAX_NELEMS &&
+			    np * PAGE_SIZE - n * size <= np * PAGE_SIZE / frac)
+				best = np;
+		}
+	}
+	/* Else the span whose tail is the smallest part of it. */
+	if (!best) {
+		for (np = 1; np <= SA_MAX_SPAN_PAGES; np++) {
+			n = np * PAGE_SIZE / size;
+			tail = np * PAGE_SIZE - n * size;
+			if (n && n <= SA_MAX_NELEMS &&
+			    (!best || (u64)tail * best < (u64)best_tail * np)) {
+				best = np;
+				best_tail = tail;
+			}
+		}
+	}
+	k->size = size;
+	k->npages = best;
+	k->nelems = best * PAGE_SIZE / size;
+	k->div_mul = U32_MAX / size + 1;
+	return best && sa_div_exact(k);
+}
+EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
+
+/**
+ * sa_pool_init() - set up a pool for one size class or named cache
  * @pool: zeroed pool
- * @class_idx: size class, 1 to SA_NUM_CLASSES - 1
+ * @cls: span geometry: a size class, or a named cache's own
+ * @class_idx: the size class (1 to SA_NUM_CLASSES - 1), or 0 for a named
+ *	       cache's own geometry
  * @ctor: constructor of a named cache, or NULL
  * @cache: the named cache, or NULL
  * @debug: debug mode: poison, red zones and checks
@@ -512,12 +584,12 @@ unsigned long sa_pool_live_objects(struct sa_pool *pool)
  * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
-int sa_pool_init(struct sa_pool *pool, unsigned int class_idx,
+int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls, unsigned int class_idx,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug)
 {
 	int node;
 
-	pool->cls = &sa_classes[class_idx];
+	pool->cls = cls;
 	pool->class_idx = class_idx;
 	pool->debug = debug;
 	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);

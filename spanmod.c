@@ -1149,7 +1149,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 					       void (*ctor)(void *))
 {
 	struct spanalloc_cache *cache, *other;
-	unsigned int class_idx;
+	unsigned int class_idx, objsize;
 	bool debug;
 
 	might_sleep();
@@ -1165,19 +1165,27 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	}
 	debug = sa_debug_all || (flags & SPANALLOC_DEBUG);
 	align = sa_cache_align(size, align, flags);
-	class_idx = sa_class_for(ALIGN(size, align) + (debug ? SA_DBG_META : 0), align);
-	if (!class_idx) {
-		sa_report("cache_create with no class for size and align", name, _RET_IP_);
-		return NULL;
-	}
+	objsize = ALIGN(ALIGN(size, align) + (debug ? SA_DBG_META : 0), align);
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
 	if (!cache)
 		return NULL;
+	/* Objects of the size asked for; else of the next class that aligns them. */
+	class_idx = 0;
+	if (!sa_cache_geometry(&cache->geom, objsize)) {
+		class_idx = sa_class_for(objsize, align);
+		if (!class_idx) {
+			kfree(cache);
+			sa_report("cache_create with no class for size and align", name, _RET_IP_);
+			return NULL;
+		}
+		cache->geom = sa_classes[class_idx];
+	}
 	cache->name = kstrdup(name, GFP_KERNEL);
 	cache->object_size = size;
 	cache->align = align;
 	cache->flags = flags;
-	if (!cache->name || sa_pool_init(&cache->pool, class_idx, ctor, cache, debug))
+	if (!cache->name ||
+	    sa_pool_init(&cache->pool, &cache->geom, class_idx, ctor, cache, debug))
 		goto fail;
 
 	mutex_lock(&sa_pools_mutex);
@@ -1740,7 +1748,7 @@ static int __init spanalloc_init(void)
 	if (ret)
 		return ret;
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
-		ret = sa_pool_init(&sa_class_pools[i], i, NULL, NULL, sa_debug_all);
+		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], i, NULL, NULL, sa_debug_all);
 		if (ret)
 			goto fail;
 	}

@@ -734,8 +734,8 @@ static void api_bulk_all_or_nothing(struct kunit *test)
 	unsigned long a0, f0, a1, f1;
 	void *p[16];
 
-	/* 4 KiB objects: one per span, so each object needs a new span. */
-	cache = spanalloc_cache_create("sa_test_bulk", 4096, 0, 0, NULL);
+	/* 20000 B objects: one per span, so each object needs a new span. */
+	cache = spanalloc_cache_create("sa_test_bulk", 20000, 0, 0, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, cache);
 	KUNIT_EXPECT_EQ(test, spanalloc_cache_alloc_bulk(cache, GFP_KERNEL, 16, p), 16);
 	spanalloc_cache_free_bulk(cache, 16, p);
@@ -819,6 +819,72 @@ static void sa_test_ctor(void *obj)
 {
 	atomic_inc(&sa_ctor_calls);
 	memset(obj, 0xc7, 24);
+}
+
+/*
+ * A named cache's objects are of its own size, on spans of SLUB's policy:
+ * the fewest pages holding SA_CACHE_MIN_OBJS objects with a small tail.
+ */
+static void api_cache_geometry(struct kunit *test)
+{
+	static const struct {
+		unsigned int size, npages, nelems;
+	} want[] = {
+		{ 24, 1, 170 },		/* Go's class 3 too */
+		{ 200, 1, 20 },		/* not a class: 208 */
+		{ 760, 3, 16 },		/* 1 page: 5 and 296 B of tail */
+		{ 4096, 4, 4 },		/* Go's class: 1 a page */
+		{ 8192, 8, 4 },
+		{ 20000, 5, 1 },
+	};
+	struct spanalloc_ptr_info info;
+	struct spanalloc_cache *c;
+	struct sa_class k;
+	unsigned int i, size, obj;
+	void *p;
+
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		c = spanalloc_cache_create("sa_test_geometry", want[i].size, 0, 0, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, c);
+		p = spanalloc_cache_alloc(c, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p), (size_t)want[i].size);
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p, &info), 0);
+		KUNIT_EXPECT_EQ(test, info.size, want[i].size);
+		KUNIT_EXPECT_EQ(test, info.npages, want[i].npages);
+		KUNIT_EXPECT_EQ(test, info.nelems, want[i].nelems);
+		KUNIT_EXPECT_EQ(test, info.class_idx, 0U);
+		/* The span's last object is live only if it is @p. */
+		obj = (info.nelems - 1) * info.size;
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup((char *)info.base + obj, &info), 0);
+		KUNIT_EXPECT_EQ(test, info.live, (char *)p == (char *)info.base + obj);
+		spanalloc_cache_free(c, p);
+		spanalloc_cache_destroy(c);
+	}
+	/* Every size a cache can have: a span, a small tail, exact division. */
+	for (size = 8; size <= SA_MAX_SMALL; size += 8) {
+		KUNIT_ASSERT_TRUE(test, sa_cache_geometry(&k, size));
+		KUNIT_EXPECT_EQ(test, k.size, size);
+		KUNIT_EXPECT_GE(test, k.nelems, 1U);
+		KUNIT_EXPECT_LE(test, k.nelems, (u16)SA_MAX_NELEMS);
+		KUNIT_EXPECT_LE(test, k.npages, (u16)SA_MAX_SPAN_PAGES);
+		KUNIT_EXPECT_EQ(test, k.nelems, k.npages * PAGE_SIZE / size);
+		/* A tail of at most 1/8 with SA_CACHE_MIN_OBJS objects, if a span has one. */
+		obj = min_t(unsigned int, SA_CACHE_MIN_OBJS, SA_MAX_SPAN_PAGES * PAGE_SIZE / size);
+		for (i = 1; i <= SA_MAX_SPAN_PAGES; i++)
+			if (i * PAGE_SIZE / size >= obj &&
+			    (i * PAGE_SIZE) % size <= i * PAGE_SIZE / 8)
+				break;
+		if (i <= SA_MAX_SPAN_PAGES) {
+			KUNIT_EXPECT_GE(test, k.nelems, obj);
+			KUNIT_EXPECT_LE(test, k.npages * PAGE_SIZE - k.nelems * size,
+					k.npages * PAGE_SIZE / 8);
+		}
+		KUNIT_EXPECT_EQ(test, (u32)(((u64)(k.nelems * size - 1) * k.div_mul) >> 32),
+				k.nelems - 1U);
+	}
+	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, SA_MAX_SMALL + 8));
+	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, 12));
 }
 
 static void api_cache_ctor_and_align(struct kunit *test)
@@ -1663,7 +1729,7 @@ static void fault_refill_ten_percent(struct kunit *test)
 	atomic_set(&attr->times, -1);
 	attr->verbose = 0;
 	for (i = 0; i < n; i++) {
-		/* 4 KiB objects: one per span, so every allocation refills. */
+		/* 4 KiB objects: four per span, so every fourth allocation refills. */
 		p[got] = spanalloc_cache_alloc(c, GFP_KERNEL | __GFP_NOWARN);
 		if (p[got])
 			got++;
@@ -1703,8 +1769,9 @@ static void fault_refill_sweep(struct kunit *test)
 	unsigned int nth;
 	void *p[8];
 
+	/* 20000 B objects, one per span: the nth new span is the nth object. */
 	for (nth = 1; nth <= 10; nth++) {
-		struct spanalloc_cache *c = spanalloc_cache_create("sa_test_sweep", 4096, 0, 0,
+		struct spanalloc_cache *c = spanalloc_cache_create("sa_test_sweep", 20000, 0, 0,
 								   NULL);
 		int ret;
 
@@ -2117,6 +2184,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_bulk_all_or_nothing),
 	KUNIT_CASE(api_bulk_batched),
 	KUNIT_CASE(api_cache_ctor_and_align),
+	KUNIT_CASE(api_cache_geometry),
 	KUNIT_CASE(api_cache_destroy_live),
 	KUNIT_CASE(api_node_placement),
 	KUNIT_CASE(api_gfp_zero_after_dirty_reuse),
