@@ -447,9 +447,18 @@ static __always_inline unsigned int sa_span_index(const struct sa_span *s, const
 static __always_inline bool sa_span_obj_start(const struct sa_span *s, const void *p,
 					      unsigned int *idx)
 {
-	*idx = sa_span_index(s, p);
-	return *idx < s->nelems &&
-	       (unsigned long)p == s->base + (unsigned long)*idx * s->elemsize;
+	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
+
+	/*
+	 * The low half of the product is below div_mul exactly at an object's
+	 * start. With div_mul = m = U32_MAX / size + 1, size * m = 2^32 + e,
+	 * 0 <= e < size; for off = idx * size + r (r < size, idx < nelems) in
+	 * a span of at most 32 KiB: off * m = idx * 2^32 + idx * e + r * m,
+	 * where idx * e < 32 KiB < 2^17 <= m, and (idx + 1) * e < m keeps the
+	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
+	 */
+	*idx = prod >> 32;
+	return *idx < s->nelems && (u32)prod < s->div_mul;
 }
 
 /**

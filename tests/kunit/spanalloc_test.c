@@ -822,6 +822,29 @@ static void sa_test_ctor(void *obj)
 }
 
 /*
+ * Offsets of a span of geometry @k that sa_span_obj_start() gets wrong: all
+ * of them if @all, else each object's first, second and last byte and the
+ * tail's first. Return: how many.
+ */
+static unsigned int sa_test_bad_starts(const struct sa_class *k, bool all)
+{
+	struct sa_span s = { .elemsize = k->size, .div_mul = k->div_mul, .nelems = k->nelems };
+	unsigned long span = k->npages * PAGE_SIZE, off, step;
+	unsigned int idx, bad = 0;
+	bool start, want;
+
+	for (off = 0; off < span; off += step) {
+		start = sa_span_obj_start(&s, (void *)off, &idx);
+		want = off % k->size == 0 && off / k->size < k->nelems;
+		if (start != want || (start && idx != off / k->size))
+			bad++;
+		/* Not all: the object's start, its next byte, its last byte. */
+		step = all || off % k->size == 0 ? 1 : off % k->size == 1 ? k->size - 2 : 1;
+	}
+	return bad;
+}
+
+/*
  * A named cache's objects are of its own size, on spans of SLUB's policy:
  * the fewest pages holding SA_CACHE_MIN_OBJS objects with a small tail.
  */
@@ -882,7 +905,12 @@ static void api_cache_geometry(struct kunit *test)
 		}
 		KUNIT_EXPECT_EQ(test, (u32)(((u64)(k.nelems * size - 1) * k.div_mul) >> 32),
 				k.nelems - 1U);
+		KUNIT_EXPECT_EQ_MSG(test, sa_test_bad_starts(&k, false), 0U, "size %u", size);
 	}
+	/* Every offset of every class's span: an object's start or not. */
+	for (i = 1; i < SA_NUM_CLASSES; i++)
+		KUNIT_EXPECT_EQ_MSG(test, sa_test_bad_starts(&sa_classes[i], true), 0U,
+				    "class %u", i);
 	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, SA_MAX_SMALL + 8));
 	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, 12));
 }
