@@ -39,6 +39,10 @@ test-compat:
 bench:
 	scripts/bench.sh
 
+# The exact instructions of one hot pair of each API (.test-out/bench/fastpath.md).
+fastpath:
+	scripts/fastpath-trace.sh
+
 # Install for KDIR's kernel: the module (modules_install, then depmod), and
 # for client modules include/spanalloc.h and Module.symvers under PREFIX
 # (docs/compat.md). INSTALL_MOD_PATH and DESTDIR stage into another root.
@@ -57,4 +61,4 @@ install: all
 	install -D -m 644 Module.symvers \
 		$(DESTDIR)$(PREFIX)/share/spanalloc/$$kver/Module.symvers
 
-.PHONY: all clean test test-harness check demo test-compat install bench
+.PHONY: all clean test test-harness check demo test-compat install bench fastpath

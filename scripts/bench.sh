@@ -119,6 +119,11 @@ for m in spanalloc.ko tests/bench/spanalloc_bench.ko; do
 	[ -f "$tree/$m" ] || die "$m was not built"
 done
 objdump -dr --no-show-raw-insn "$tree/spanalloc.ko" >"$out/spanalloc.dis"
+# scripts/fastpath-trace.sh needs the modules and the kernel, nothing more.
+if [ "${BENCH_BUILD_ONLY:-0}" = 1 ]; then
+	echo "$kver"
+	exit 0
+fi
 
 # 3. The traces, converted once per content.
 sabts=()

@@ -43,6 +43,7 @@
 #include <linux/atomic.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/debugfs.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
@@ -67,7 +68,7 @@ MODULE_IMPORT_NS(SPANALLOC_INTERNAL);
 
 static char *mode = "verify";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "icount, wall, or verify (default: checks only)");
+MODULE_PARM_DESC(mode, "icount, wall, fastpath, or verify (default: checks only)");
 
 static char *traces;
 module_param(traces, charp, 0444);
@@ -1833,7 +1834,8 @@ static void sab_s7_pop(u32 lo, u32 hi, u32 n)
 	long sa_held, sa_free, sa_scav = SAB_NA, sl_held, sl_free, sl_shrink;
 	long st_held, st_scav = -1;
 	struct kmem_cache *slot[SAB_NR_SLOTS] = {};
-	u32 *sizes, *order, i;
+	u32 *sizes, *order, i, cnt[SA_NUM_CLASSES] = {};
+	u64 bound_pages = 0, bound_spans = 0;
 	u64 s = 7 + n, req = 0;
 	void **objs;
 
@@ -1847,6 +1849,15 @@ static void sab_s7_pop(u32 lo, u32 hi, u32 n)
 		req += sizes[i];
 	}
 	sab_order(order, n, true, 99 + n);
+	/* The bound: these sizes packed perfectly into spanalloc's classes. */
+	for (i = 0; i < n; i++)
+		cnt[sa_size_to_class(sizes[i])]++;
+	for (i = 1; i < SA_NUM_CLASSES; i++) {
+		u32 sp = DIV_ROUND_UP(cnt[i], sa_classes[i].nelems);
+
+		bound_spans += sp;
+		bound_pages += sp * sa_classes[i].npages;
+	}
 
 	/* spanalloc, from no free pages. */
 	spanalloc_debug_release();
@@ -1901,6 +1912,11 @@ static void sab_s7_pop(u32 lo, u32 hi, u32 n)
 	if (!sab_quiet)
 		pr_info("note 7: %u-%u B: requested %llu B; spanalloc debugfs pages_held: %ld all live, %ld after the scavenge, scavenger_goal_pages %ld (-1: not there)\n",
 			lo, hi, req, st_held, st_scav, sab_sa_stat("scavenger_goal_pages"));
+	if (!sab_quiet)
+		pr_info("note 7: %u-%u B: perfect packing into spanalloc's classes (a bound): %llu pages in %llu spans, bytes held / bytes requested %lld%%, %lld%% with a %zu B span descriptor each\n",
+			lo, hi, bound_pages, bound_spans, sab_bpb(bound_pages, req),
+			sab_fx((bound_pages << PAGE_SHIFT) + bound_spans * sizeof(struct sa_span),
+			       req), sizeof(struct sa_span));
 out:
 	sab_slots_destroy(slot);
 	vfree(sizes);
@@ -2092,6 +2108,74 @@ static bool sab_want(const char *n)
 	return false;
 }
 
+/* ---- mode=fastpath: one hot pair of each API, for scripts/fastpath-trace.sh ---- */
+
+static struct sab_alloc sab_fp[4];
+static struct dentry *sab_fp_dir;
+static unsigned int fastpath_size = 16;
+module_param(fastpath_size, uint, 0444);
+MODULE_PARM_DESC(fastpath_size, "fastpath: object size (default 16)");
+
+/*
+ * One allocate+free pair of each API, in the order of enum sab_api, each
+ * followed by three nops: the host single-steps this function in QEMU's
+ * gdbstub and cuts its instruction trace at the nops.
+ */
+static noinline void sab_fastpath_run(void)
+{
+	sab_put(&sab_fp[0], SAB_SA_CACHE, sab_get(&sab_fp[0], SAB_SA_CACHE));
+	asm volatile("nop; nop; nop" ::: "memory");
+	sab_put(&sab_fp[1], SAB_SA_SIZE, sab_get(&sab_fp[1], SAB_SA_SIZE));
+	asm volatile("nop; nop; nop" ::: "memory");
+	sab_put(&sab_fp[2], SAB_SL_CACHE, sab_get(&sab_fp[2], SAB_SL_CACHE));
+	asm volatile("nop; nop; nop" ::: "memory");
+	sab_put(&sab_fp[3], SAB_SL_KMALLOC, sab_get(&sab_fp[3], SAB_SL_KMALLOC));
+	asm volatile("nop; nop; nop" ::: "memory");
+}
+
+/* Writing to sabench/fastpath warms each pair up, then runs sab_fastpath_run(). */
+static ssize_t sab_fp_write(struct file *f, const char __user *buf, size_t len, loff_t *pos)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < 2000; i++)
+		for (k = 0; k < ARRAY_SIZE(sab_fp); k++)
+			sab_put_any(&sab_fp[k], sab_get_any(&sab_fp[k]));
+	sab_fastpath_run();
+	return len;
+}
+
+static const struct file_operations sab_fp_fops = {
+	.owner = THIS_MODULE,
+	.write = sab_fp_write,
+};
+
+static void sab_fastpath_exit(void)
+{
+	unsigned int k;
+
+	debugfs_remove_recursive(sab_fp_dir);
+	sab_fp_dir = NULL;
+	for (k = 0; k < ARRAY_SIZE(sab_fp); k++)
+		sab_alloc_fini(&sab_fp[k]);
+}
+
+static int sab_fastpath_init(void)
+{
+	unsigned int k;
+
+	for (k = 0; k < ARRAY_SIZE(sab_fp); k++) {
+		if (sab_alloc_init(&sab_fp[k], k, fastpath_size)) {
+			sab_fastpath_exit();
+			return -ENOMEM;
+		}
+	}
+	sab_fp_dir = debugfs_create_dir("sabench", NULL);
+	debugfs_create_file("fastpath", 0200, sab_fp_dir, NULL, &sab_fp_fops);
+	pr_info("fastpath: ready, %u B\n", fastpath_size);
+	return 0;
+}
+
 static int __init sab_init(void)
 {
 	bool icount = !strcmp(mode, "icount"), wall = !strcmp(mode, "wall");
@@ -2099,8 +2183,10 @@ static int __init sab_init(void)
 	struct sab_trace *t;
 	int i, nt;
 
+	if (!strcmp(mode, "fastpath"))
+		return sab_fastpath_init();
 	if (!icount && !wall && !verify) {
-		pr_err("mode=%s: want icount, wall or verify\n", mode);
+		pr_err("mode=%s: want icount, wall, fastpath or verify\n", mode);
 		return -EINVAL;
 	}
 	t = kcalloc(SAB_MAX_TRACES, sizeof(*t), GFP_KERNEL);
@@ -2149,6 +2235,7 @@ static int __init sab_init(void)
 
 static void __exit sab_exit(void)
 {
+	sab_fastpath_exit();
 }
 
 module_init(sab_init);
