@@ -296,6 +296,8 @@ struct spanalloc_ptr_info {
 	unsigned int class_idx;		/* size class, 0 if large or a named cache */
 	int node;			/* NUMA node */
 	bool live;			/* the object is allocated */
+	unsigned int alloc_count;	/* small span: its count of allocated objects */
+	unsigned int alloc_weight;	/* small span: bits set in alloc_bits */
 };
 
 /* Tagging of the pages spanalloc holds: page->mapping and page->private. */
@@ -413,6 +415,7 @@ void spanalloc_debug_release(void);
 void spanalloc_debug_trim_idle(void);
 void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st);
 int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);
+void spanalloc_debug_stray_remote_bit(const void *p);
 unsigned int spanalloc_debug_set_chunk_order(unsigned int order);
 void spanalloc_debug_fail_new_span(int nth);
 void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees);

@@ -117,6 +117,12 @@ static void sa_span_fold_remote(struct sa_span *s)
 		if (!READ_ONCE(s->remote_free[i]))
 			continue;
 		w = xchg(&s->remote_free[i], 0);
+		/*
+		 * A bit on a free object is a caller's double free that raced
+		 * with the object's first free (see sa_central_free()): it frees
+		 * nothing, and must not count.
+		 */
+		w &= s->alloc_bits[i];
 		s->alloc_bits[i] &= ~w;
 		s->alloc_count -= hweight_long(w);
 	}
@@ -395,11 +401,12 @@ static unsigned int sa_central_apply_run(struct sa_pool *pool, struct sa_span *s
 		 * may be gone: folded by a drain, or taken with the span by
 		 * sa_central_get_span()'s new owner.
 		 */
+		/* A remote bit on a free object (a racing double free) frees nothing. */
 		if (!s->cached && sa_span_obj_start(s, (void *)a, &idx) &&
-		    test_and_clear_bit(idx, s->remote_free)) {
+		    test_and_clear_bit(idx, s->remote_free) &&
+		    __test_and_clear_bit(idx, s->alloc_bits)) {
 			bool was_full = s->alloc_count >= s->nelems;
 
-			__clear_bit(idx, s->alloc_bits);
 			s->alloc_count--;
 			if (sa_central_update(c, s, was_full)) {
 				list_add(&s->list, empty);

@@ -1599,6 +1599,8 @@ int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
 		info->nelems = s->nelems;
 		info->class_idx = s->pool->class_idx;
 		info->live = idx < s->nelems && sa_span_obj_live(s, idx);
+		info->alloc_count = READ_ONCE(s->alloc_count);
+		info->alloc_weight = bitmap_weight(s->alloc_bits, s->nelems);
 	} else if (s->state != SA_SPAN_FREE) {
 		info->size = s->elemsize;
 		info->live = true;
@@ -1606,6 +1608,25 @@ int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_lookup, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_stray_remote_bit() - leave what a racing double free leaves
+ * @p: a free object of a small span
+ *
+ * A caller's second free of an object, on another CPU, racing with the
+ * owner's first: it sees the object still allocated, and sets its
+ * remote_free bit after the owner cleared its allocBit. Tests set that bit
+ * here, as the race would.
+ */
+void spanalloc_debug_stray_remote_bit(const void *p)
+{
+	struct sa_span *s = sa_lookup(p);
+	unsigned int idx;
+
+	if (!WARN_ON_ONCE(!s || s->state != SA_SPAN_SMALL || !sa_span_obj_start(s, p, &idx)))
+		set_bit(idx, s->remote_free);
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_stray_remote_bit, SPANALLOC_INTERNAL);
 
 /**
  * spanalloc_debug_set_chunk_order() - cap the order of new chunks

@@ -1791,6 +1791,48 @@ static void fault_refill_ten_percent(struct kunit *test)
 		   bulk_failed);
 }
 
+/*
+ * A double free racing with the owner's own free of an object can leave the
+ * object's remote_free bit set while it is free (it cannot be told from a
+ * free that lost the race: both are reported or taken). When the owner
+ * folds the remote frees in, that bit must not count as a free: the span's
+ * count of objects would fall one below its bitmap, and the span would be
+ * given back with an object still live.
+ */
+static void bad_double_free_stray_remote_bit(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_stray", 64, 0, 0, NULL);
+	struct spanalloc_ptr_info info;
+	void *x, *y, *p[64];
+	unsigned int i, n = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_disable();
+	x = spanalloc_cache_alloc(c, GFP_KERNEL);
+	y = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, x);
+	KUNIT_ASSERT_NOT_NULL(test, y);
+	spanalloc_cache_free(c, x);
+	spanalloc_debug_stray_remote_bit(x);
+	/* Fill the span: its window runs out and the owner folds. */
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(y, &info), 0);
+	for (i = 0; i < info.nelems; i++) {
+		p[n] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		if (!p[n])
+			break;
+		n++;
+	}
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(y, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.alloc_count, info.alloc_weight);
+	while (n)
+		spanalloc_cache_free(c, p[--n]);
+	spanalloc_cache_free(c, y);
+	migrate_enable();
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
 static void fault_refill_sweep(struct kunit *test)
 {
 	unsigned long a0, f0, a1, f1;
@@ -1822,6 +1864,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_double_free_local),
 	KUNIT_CASE(bad_double_free_remote),
 	KUNIT_CASE(bad_double_free_in_bulk),
+	KUNIT_CASE(bad_double_free_stray_remote_bit),
 	KUNIT_CASE(bad_free_foreign_pointers),
 	KUNIT_CASE(bad_free_span_tail),
 	KUNIT_CASE(remote_frees_batched),
