@@ -211,23 +211,26 @@ static int sa_caches_show(struct seq_file *m, void *v)
 	struct spanalloc_cache *cache;
 	struct sa_pool_sum ps;
 
-	seq_printf(m, "%-24s %6s %5s %4s %9s %7s %11s %11s\n",
-		   "name", "size", "align", "ctor", "inuse", "spans", "allocs", "frees");
+	seq_printf(m, "%-24s %6s %5s %4s %7s %5s %4s %9s %7s %11s %11s\n",
+		   "name", "size", "align", "ctor", "objsize", "pages", "objs", "inuse", "spans",
+		   "allocs", "frees");
 	mutex_lock(&sa_pools_mutex);
 	list_for_each_entry(cache, &sa_caches, list) {
+		const struct sa_class *k = cache->pool.cls;
+
 		sa_pool_sum(&cache->pool, &ps);
-		seq_printf(m, "%-24s %6u %5u %4s %9lu %7lu %11lu %11lu\n",
+		seq_printf(m, "%-24s %6u %5u %4s %7u %5u %4u %9lu %7lu %11lu %11lu\n",
 			   cache->name, cache->object_size, cache->align,
-			   cache->pool.ctor ? "yes" : "no", sa_inuse(&ps), sa_spans(&ps),
-			   ps.stat[SA_ALLOC], ps.stat[SA_FREE]);
+			   cache->pool.ctor ? "yes" : "no", k->size, k->npages, k->nelems,
+			   sa_inuse(&ps), sa_spans(&ps), ps.stat[SA_ALLOC], ps.stat[SA_FREE]);
 		tot[0] += sa_inuse(&ps);
 		tot[1] += sa_spans(&ps);
 		tot[2] += ps.stat[SA_ALLOC];
 		tot[3] += ps.stat[SA_FREE];
 	}
 	mutex_unlock(&sa_pools_mutex);
-	seq_printf(m, "%-24s %6s %5s %4s %9lu %7lu %11lu %11lu\n",
-		   "Total", "-", "-", "-", tot[0], tot[1], tot[2], tot[3]);
+	seq_printf(m, "%-24s %6s %5s %4s %7s %5s %4s %9lu %7lu %11lu %11lu\n",
+		   "Total", "-", "-", "-", "-", "-", "-", tot[0], tot[1], tot[2], tot[3]);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(sa_caches);

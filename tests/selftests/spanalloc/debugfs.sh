@@ -99,22 +99,23 @@ problems=$(echo "$s_classes" | awk '
 	}')
 t_result "classes parses (header, 67 class rows, Total)" "$problems"
 
-problems=$(echo "$s_caches" | awk '
+problems=$(echo "$s_caches" | awk -v page="$(getconf PAGESIZE 2>/dev/null || echo 4096)" '
 	function num(i) { return $i ~ /^[0-9]+$/ }
 	NR == 1 {
 		$1 = $1
-		want = "name size align ctor inuse spans allocs frees"
+		want = "name size align ctor objsize pages objs inuse spans allocs frees"
 		if ($0 != want)
 			print "caches header: \"" $0 "\", want \"" want "\""
 		next
 	}
 	total { print "caches line " NR " after the Total row"; next }
-	NF != 8 { print "caches line " NR ": " NF " fields, want 8: " $0; next }
+	NF != 11 { print "caches line " NR ": " NF " fields, want 11: " $0; next }
 	$1 == "Total" {
 		total = NR
-		if ($2 != "-" || $3 != "-" || $4 != "-")
-			print "caches Total: size, align, ctor should be -: " $0
-		for (i = 5; i <= 8; i++)
+		for (i = 2; i <= 7; i++)
+			if ($i != "-")
+				print "caches Total: columns 2 to 7 should be -: " $0
+		for (i = 8; i <= 11; i++)
 			if (!num(i))
 				print "caches Total: column " i " is not a number: " $i
 		next
@@ -122,9 +123,12 @@ problems=$(echo "$s_caches" | awk '
 	{
 		if (!num(2) || !num(3) || ($4 != "yes" && $4 != "no"))
 			print "caches line " NR ": bad size, align or ctor: " $0
-		for (i = 5; i <= 8; i++)
+		for (i = 5; i <= 11; i++)
 			if (!num(i))
 				print "caches line " NR ": field " i " is not a number: " $0
+		# The geometry: objects of at least the size, that fit the span.
+		if ($5 < $2 || $5 % $3 || $7 < 1 || $6 * page < $5 * $7)
+			print "caches line " NR ": bad objsize, pages or objs: " $0
 	}
 	END { if (!total) print "caches: no Total row" }')
 t_result "caches parses (header, a row per cache, Total)" "$problems"

@@ -66,13 +66,15 @@ reconcile() {
 	sec == "caches" {
 		c = "caches"
 		if ($1 == "Total") {
-			for (i = 5; i <= 8; i++)
+			for (i = col[c, "inuse"]; i <= NF; i++)
 				htot[i] = $i + 0
 			next
 		}
-		for (i = 5; i <= 8; i++)
+		for (i = col[c, "inuse"]; i <= NF; i++)
 			hsum[i] += $i
 		want(c, $1 " inuse", $col[c, "inuse"], $col[c, "allocs"] - $col[c, "frees"])
+		want(c, $1 " inuse <= spans * objs",
+		     ($col[c, "inuse"] <= $col[c, "spans"] * $col[c, "objs"]), 1)
 		next
 	}
 	sec == "heap" {
@@ -100,7 +102,7 @@ reconcile() {
 		for (i = 5; i <= 13; i++)
 			if (i != 11)
 				want("classes", "Total column " i, ctot[i], csum[i])
-		for (i = 5; i <= 8; i++)
+		for (i = col["caches", "inuse"]; i <= col["caches", "frees"]; i++)
 			want("caches", "Total column " i, htot[i], hsum[i])
 
 		cl = "classes"

@@ -81,11 +81,17 @@ else
 	[ "$(column "$s_caches" example_obj ctor)" = yes ] ||
 		problems="${problems:+$problems
 }example_obj ctor $(column "$s_caches" example_obj ctor), want yes"
+	# Its own geometry: 192 B objects, 21 on a one-page span (64 B of tail).
+	geom="$(column "$s_caches" example_obj objsize) $(column "$s_caches" example_obj pages)"
+	geom="$geom $(column "$s_caches" example_obj objs)"
+	[ "$geom" = "192 1 21" ] ||
+		problems="${problems:+$problems
+}example_obj objsize, pages, objs: $geom, want 192 1 21"
 	[ "$inuse" -gt 0 ] && [ "$inuse" = "$(held_of cache_objects)" ] ||
 		problems="${problems:+$problems
 }example_obj inuse $inuse, want the client's $(held_of cache_objects) (> 0)"
 fi
-t_result "caches: example_obj (192 B, ctor) has the client's objects in use" "$problems"
+t_result "caches: example_obj (192 B, ctor, 21 a page) has the client's objects in use" "$problems"
 
 if echo 1 >"$EX/free"; then
 	t_eq "echo 1 > free: the client holds nothing" "$(held_of objects)" 0
