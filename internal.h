@@ -455,9 +455,9 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 	/*
 	 * The low half of the product is below div_mul exactly at an object's
 	 * start. With div_mul = m = U32_MAX / size + 1, size * m = 2^32 + e,
-	 * 0 <= e < size; for off = idx * size + r (r < size, idx < nelems) in
+	 * 0 <= e < size; for off = idx * size + r (r < size, idx <= nelems) in
 	 * a span of at most 32 KiB: off * m = idx * 2^32 + idx * e + r * m,
-	 * where idx * e < 32 KiB < 2^17 <= m, and (idx + 1) * e < m keeps the
+	 * where idx * e < 2^16 < 2^17 <= m, and (idx + 1) * e < m keeps the
 	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
 	 */
 	*idx = prod >> 32;
@@ -543,6 +543,34 @@ static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int i
 	if (idx + 1 == s->freeindex) {
 		s->freeindex = idx;
 		s->alloc_cache = (s->alloc_cache << 1) | 1;
+	}
+	return true;
+}
+
+/**
+ * sa_remote_mark() - mark object @idx freed by a CPU that does not own @s
+ * @s: the span
+ * @idx: the object's index
+ *
+ * A caller's double free can race with the object's first free, by its
+ * owner: both see the object allocated. The bit is set, then the allocBit
+ * read again; if the owner cleared it meanwhile, the bit is taken back, so
+ * that it does not stay on an object the owner will hand out again (the
+ * fold ignores such a bit anyway, sa_span_fold_remote()). An owner that
+ * frees and reuses the object between the two reads still loses its new
+ * allocation to this free: a double free after reuse, as with any
+ * allocator.
+ *
+ * Return: false if the object was not live (a double free, to report).
+ */
+static inline bool sa_remote_mark(struct sa_span *s, unsigned int idx)
+{
+	if (!test_bit(idx, s->alloc_bits) || test_and_set_bit(idx, s->remote_free))
+		return false;
+	/* test_and_set_bit() is fully ordered: this reads after the mark. */
+	if (unlikely(!test_bit(idx, s->alloc_bits))) {
+		clear_bit(idx, s->remote_free);
+		return false;
 	}
 	return true;
 }

@@ -409,8 +409,7 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 		sa_pcpu_exit(c);
 		goto central;
 	}
-	if (unlikely(!test_bit(idx, s->alloc_bits) ||
-		     test_and_set_bit(idx, s->remote_free))) {
+	if (unlikely(!sa_remote_mark(s, idx))) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_report("double free", obj, caller);
@@ -1109,17 +1108,6 @@ static void sa_bury(struct spanalloc_cache *cache)
 		sa_free_cache(old);
 }
 
-/* The smallest class whose objects are @size bytes and @align aligned. */
-static unsigned int sa_class_for(unsigned int size, unsigned int align)
-{
-	unsigned int i;
-
-	for (i = sa_size_to_class(size); i < SA_NUM_CLASSES; i++)
-		if (!(sa_classes[i].size % align))
-			return i;
-	return 0;
-}
-
 static unsigned int sa_cache_align(unsigned int size, unsigned int align, unsigned int flags)
 {
 	if (flags & SPANALLOC_HWCACHE_ALIGN) {
@@ -1149,7 +1137,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 					       void (*ctor)(void *))
 {
 	struct spanalloc_cache *cache, *other;
-	unsigned int class_idx, objsize;
+	unsigned int objsize;
 	bool debug;
 
 	might_sleep();
@@ -1169,23 +1157,23 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
 	if (!cache)
 		return NULL;
-	/* Objects of the size asked for; else of the next class that aligns them. */
-	class_idx = 0;
+	/*
+	 * Objects of the size asked for. Every multiple of 8 up to a span of
+	 * SA_MAX_SPAN_PAGES has a geometry; debug metadata or alignment can
+	 * take a size past it.
+	 */
 	if (!sa_cache_geometry(&cache->geom, objsize)) {
-		class_idx = sa_class_for(objsize, align);
-		if (!class_idx) {
-			kfree(cache);
-			sa_report("cache_create with no class for size and align", name, _RET_IP_);
-			return NULL;
-		}
-		cache->geom = sa_classes[class_idx];
+		kfree(cache);
+		sa_report("cache_create with no span for size, align and debug metadata", name,
+			  _RET_IP_);
+		return NULL;
 	}
 	cache->name = kstrdup(name, GFP_KERNEL);
 	cache->object_size = size;
 	cache->align = align;
 	cache->flags = flags;
 	if (!cache->name ||
-	    sa_pool_init(&cache->pool, &cache->geom, class_idx, ctor, cache, debug))
+	    sa_pool_init(&cache->pool, &cache->geom, 0, ctor, cache, debug))
 		goto fail;
 
 	mutex_lock(&sa_pools_mutex);

@@ -764,7 +764,7 @@ static void api_bulk_all_or_nothing(struct kunit *test)
  */
 static void api_bulk_batched(struct kunit *test)
 {
-	const unsigned int n = 300;	/* 64 B objects, 128 per span */
+	const unsigned int n = 300;	/* 64 B objects, 64 per span */
 	struct spanalloc_cache *cache;
 	struct spanalloc_ptr_info info;
 	unsigned long a0, f0, a1, f1;
@@ -1736,7 +1736,12 @@ static void bad_cache_create_args(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 2 * PAGE_SIZE,
 						       0, NULL));
 	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 0, 0x80, NULL));
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
+	/* With the debug metadata, or aligned, past the largest span. */
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", SPANALLOC_MAX_SMALL, 0,
+						       SPANALLOC_DEBUG, NULL));
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 28673, PAGE_SIZE,
+						       SPANALLOC_DEBUG, NULL));
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 9);
 }
 
 /* ---- faults on the refill path ---- */
