@@ -53,7 +53,12 @@ struct seq_file;
  * is protected by its central list's lock.
  */
 struct sa_span {
-	/* Read on every free; constant while the span is in use. */
+	/*
+	 * Read by every free, on any CPU: constant while the span is in use,
+	 * or written only when it changes hands. The fields the owner writes
+	 * on every allocation and local free have cache lines of their own
+	 * below, so that frees from other CPUs do not take this one from it.
+	 */
 	unsigned long base;		/* address of the first page */
 	struct sa_pool *pool;		/* pool of a small span, else NULL */
 	u32 elemsize;			/* object size (small), bytes (large) */
@@ -61,32 +66,35 @@ struct sa_span {
 	u16 nelems;			/* objects in the span */
 	u8 state;			/* enum sa_span_state; heap or central lock */
 	u8 node;			/* NUMA node of the pages */
-
-	/* Allocation state: owner, or the central lock when not cached. */
-	u16 freeindex;			/* next index the search starts from */
-	u16 alloc_count;		/* allocated objects, remote frees not folded */
-	u16 dirty_end;			/* objects at index >= this are still zero */
 	bool cached;			/* held by a per-CPU cache; central lock */
+	bool quarantined;		/* debug found corruption: never reused */
+	bool needzero;			/* free span: pages may be dirty; heap lock */
 	/*
 	 * The per-CPU cache that owns it (current or retired span), or NULL:
 	 * written by that cache's CPU in its critical section, read by anyone;
 	 * equal to this CPU's cache of the pool only while this CPU owns it.
 	 */
 	struct sa_pcpu *owner;
-	bool quarantined;		/* debug found corruption: never reused */
-	bool needzero;			/* free span: pages may be dirty; heap lock */
-	unsigned long alloc_cache;	/* ~alloc_bits from freeindex (Go's allocCache) */
-	unsigned long alloc_bits[SA_BITMAP_LONGS]; /* set: object allocated */
-	unsigned long remote_free[SA_BITMAP_LONGS]; /* set: freed remotely; atomic */
-	/* set: allocated in hardirq, not reported to kmemleak; atomic */
-	unsigned long kmemleak_untracked[IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? SA_BITMAP_LONGS : 0];
-
-	/* Page heap state. */
-	u32 npages;			/* pages in the span */
+	u32 npages;			/* pages in the span; heap lock */
 	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
+	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
+
+	/*
+	 * Allocation state: owner, or the central lock when not cached.
+	 * alloc_cache: ~alloc_bits from freeindex (Go's allocCache).
+	 */
+	unsigned long alloc_cache ____cacheline_aligned;
+	u16 freeindex;			/* next index the search starts from */
+	u16 alloc_count;		/* allocated objects, remote frees not folded */
+	u16 dirty_end;			/* objects at index >= this are still zero */
 	struct list_head list;		/* central partial/full list or heap free list */
 	struct list_head lru;		/* heap's free spans, newest first; heap lock */
-	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
+	/* set: object allocated; owner, or the central lock when not cached */
+	unsigned long alloc_bits[SA_BITMAP_LONGS] ____cacheline_aligned;
+	/* set: freed remotely; atomic */
+	unsigned long remote_free[SA_BITMAP_LONGS] ____cacheline_aligned;
+	/* set: allocated in hardirq, not reported to kmemleak; atomic */
+	unsigned long kmemleak_untracked[IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? SA_BITMAP_LONGS : 0];
 };
 
 /*
