@@ -710,8 +710,7 @@ int sa_heap_init(void)
 	 * kmemleak must not scan span descriptors: a span's @base points at its
 	 * first object, which would never be reported as a leak.
 	 */
-	sa_span_cachep = kmem_cache_create("spanalloc_span", sizeof(struct sa_span),
-					   __alignof__(struct sa_span),
+	sa_span_cachep = kmem_cache_create("spanalloc_span", sizeof(struct sa_span), SA_SPAN_ALIGN,
 					   SLAB_TYPESAFE_BY_RCU | SLAB_NOLEAKTRACE, NULL);
 	if (!sa_span_cachep)
 		return -ENOMEM;

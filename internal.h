@@ -54,10 +54,11 @@ struct seq_file;
  */
 struct sa_span {
 	/*
-	 * Read by every free, on any CPU: constant while the span is in use,
-	 * or written only when it changes hands. The fields the owner writes
-	 * on every allocation and local free have cache lines of their own
-	 * below, so that frees from other CPUs do not take this one from it.
+	 * Cache line 1 (the descriptor cache aligns it; see the asserts
+	 * below): read by every free, on any CPU, and constant while the span
+	 * is in use or written only when it changes hands. The fields the
+	 * owner writes on every allocation and local free are in line 4, so
+	 * that frees from other CPUs do not take this line from it.
 	 */
 	unsigned long base;		/* address of the first page */
 	struct sa_pool *pool;		/* pool of a small span, else NULL */
@@ -79,23 +80,33 @@ struct sa_span {
 	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
 	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
 
+	/* Lines 2 and 3: the bitmaps. */
+	unsigned long remote_free[SA_BITMAP_LONGS]; /* set: freed remotely; atomic */
+	/* set: object allocated; owner, or the central lock when not cached */
+	unsigned long alloc_bits[SA_BITMAP_LONGS];
+
 	/*
-	 * Allocation state: owner, or the central lock when not cached.
-	 * alloc_cache: ~alloc_bits from freeindex (Go's allocCache).
+	 * Line 4: allocation state, the owner's, or the central lock's when
+	 * not cached. alloc_cache: ~alloc_bits from freeindex (Go's allocCache).
 	 */
-	unsigned long alloc_cache ____cacheline_aligned;
+	unsigned long alloc_cache;
 	u16 freeindex;			/* next index the search starts from */
 	u16 alloc_count;		/* allocated objects, remote frees not folded */
 	u16 dirty_end;			/* objects at index >= this are still zero */
 	struct list_head list;		/* central partial/full list or heap free list */
 	struct list_head lru;		/* heap's free spans, newest first; heap lock */
-	/* set: object allocated; owner, or the central lock when not cached */
-	unsigned long alloc_bits[SA_BITMAP_LONGS] ____cacheline_aligned;
-	/* set: freed remotely; atomic */
-	unsigned long remote_free[SA_BITMAP_LONGS] ____cacheline_aligned;
 	/* set: allocated in hardirq, not reported to kmemleak; atomic */
 	unsigned long kmemleak_untracked[IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ? SA_BITMAP_LONGS : 0];
 };
+
+/*
+ * Not ____cacheline_aligned, which would round the size up to 256 B: SLUB
+ * keeps the free pointer of a SLAB_TYPESAFE_BY_RCU cache after the object,
+ * and 256 + 8 B aligned to 64 would take 320 B. 240 + 8 B take 256.
+ */
+#define SA_SPAN_ALIGN		64
+static_assert(offsetof(struct sa_span, remote_free) == SA_SPAN_ALIGN);
+static_assert(offsetof(struct sa_span, alloc_cache) % SA_SPAN_ALIGN == 0);
 
 /*
  * struct sa_central - spans of one pool on one NUMA node (Go's mcentral)
