@@ -1836,6 +1836,8 @@ static void sab_s7_pop(u32 lo, u32 hi, u32 n)
 	struct kmem_cache *slot[SAB_NR_SLOTS] = {};
 	u32 *sizes, *order, i, cnt[SA_NUM_CLASSES] = {};
 	u64 bound_pages = 0, bound_spans = 0;
+	/* A descriptor's slot: SLUB keeps the free pointer after it (TYPESAFE_BY_RCU). */
+	size_t desc = ALIGN(sizeof(struct sa_span) + sizeof(void *), SA_SPAN_ALIGN);
 	u64 s = 7 + n, req = 0;
 	void **objs;
 
@@ -1913,10 +1915,9 @@ static void sab_s7_pop(u32 lo, u32 hi, u32 n)
 		pr_info("note 7: %u-%u B: requested %llu B; spanalloc debugfs pages_held: %ld all live, %ld after the scavenge, scavenger_goal_pages %ld (-1: not there)\n",
 			lo, hi, req, st_held, st_scav, sab_sa_stat("scavenger_goal_pages"));
 	if (!sab_quiet)
-		pr_info("note 7: %u-%u B: perfect packing into spanalloc's classes (a bound): %llu pages in %llu spans, bytes held / bytes requested %lld%%, %lld%% with a %zu B span descriptor each\n",
+		pr_info("note 7: %u-%u B: perfect packing into spanalloc's classes (a bound): %llu pages in %llu spans, bytes held / bytes requested %lld%%, %lld%% with a span descriptor's slab slot (%zu B) each\n",
 			lo, hi, bound_pages, bound_spans, sab_bpb(bound_pages, req),
-			sab_fx((bound_pages << PAGE_SHIFT) + bound_spans * sizeof(struct sa_span),
-			       req), sizeof(struct sa_span));
+			sab_fx((bound_pages << PAGE_SHIFT) + bound_spans * desc, req), desc);
 out:
 	sab_slots_destroy(slot);
 	vfree(sizes);
