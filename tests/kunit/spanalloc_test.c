@@ -884,6 +884,23 @@ static void api_cache_geometry(struct kunit *test)
 		spanalloc_cache_free(c, p);
 		spanalloc_cache_destroy(c);
 	}
+	/* Alignment up to a page: every object of a span aligned. */
+	for (obj = 128; obj <= PAGE_SIZE; obj *= 2) {
+		unsigned int j;
+		void *q[9];
+
+		c = spanalloc_cache_create("sa_test_geometry", 100, obj, 0, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, c);
+		for (j = 0; j < ARRAY_SIZE(q); j++) {
+			q[j] = spanalloc_cache_alloc(c, GFP_KERNEL);
+			KUNIT_ASSERT_NOT_NULL(test, q[j]);
+			KUNIT_EXPECT_EQ(test, (unsigned long)q[j] % obj, 0UL);
+			KUNIT_EXPECT_EQ(test, spanalloc_usable_size(q[j]), (size_t)obj);
+		}
+		while (j)
+			spanalloc_cache_free(c, q[--j]);
+		spanalloc_cache_destroy(c);
+	}
 	/* Every size a cache can have: a span, a small tail, exact division. */
 	for (size = 8; size <= SA_MAX_SMALL; size += 8) {
 		KUNIT_ASSERT_TRUE(test, sa_cache_geometry(&k, size));
