@@ -145,6 +145,11 @@ void sa_scavenger_show(struct seq_file *m)
  * @percent: new retain_percent
  * @floor_chunks: new retain_floor_chunks
  * @old: if not NULL, receives the old values in the same order
+ *
+ * Runs a pass at once with the new values and returns after it: a pass
+ * queued before, under the old period, cannot run later in the caller's test.
+ *
+ * Context: process context, may sleep.
  */
 void spanalloc_debug_scavenger(unsigned int interval_ms, unsigned int percent,
 			       unsigned int floor_chunks, unsigned int old[3])
@@ -159,6 +164,7 @@ void spanalloc_debug_scavenger(unsigned int interval_ms, unsigned int percent,
 	WRITE_ONCE(retain_percent, percent);
 	WRITE_ONCE(retain_floor_chunks, floor_chunks);
 	mod_delayed_work(system_unbound_wq, &sa_scavenge_work, 0);
+	flush_delayed_work(&sa_scavenge_work);
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_scavenger, SPANALLOC_INTERNAL);
 
