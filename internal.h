@@ -566,34 +566,6 @@ static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int i
 	return true;
 }
 
-/**
- * sa_remote_mark() - mark object @idx freed by a CPU that does not own @s
- * @s: the span
- * @idx: the object's index
- *
- * A caller's double free can race with the object's first free, by its
- * owner: both see the object allocated. The bit is set, then the allocBit
- * read again; if the owner cleared it meanwhile, the bit is taken back, so
- * that it does not stay on an object the owner will hand out again (the
- * fold ignores such a bit anyway, sa_span_fold_remote()). An owner that
- * frees and reuses the object between the two reads still loses its new
- * allocation to this free: a double free after reuse, as with any
- * allocator.
- *
- * Return: false if the object was not live (a double free, to report).
- */
-static inline bool sa_remote_mark(struct sa_span *s, unsigned int idx)
-{
-	if (!test_bit(idx, s->alloc_bits) || test_and_set_bit(idx, s->remote_free))
-		return false;
-	/* test_and_set_bit() is fully ordered: this reads after the mark. */
-	if (unlikely(!test_bit(idx, s->alloc_bits))) {
-		clear_bit(idx, s->remote_free);
-		return false;
-	}
-	return true;
-}
-
 unsigned long sa_span_adopt(struct sa_span *s);
 
 /*

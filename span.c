@@ -352,7 +352,7 @@ bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 	raw_spin_lock_irqsave(&c->lock, flags);
 	if (s->cached) {
 		/* The owner folds it in; the object is not reused before. */
-		if (!sa_remote_mark(s, idx))
+		if (!test_bit(idx, s->alloc_bits) || test_and_set_bit(idx, s->remote_free))
 			goto double_free;
 	} else {
 		bool was_full = s->alloc_count >= s->nelems;

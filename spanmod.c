@@ -409,7 +409,8 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 		sa_pcpu_exit(c);
 		goto central;
 	}
-	if (unlikely(!sa_remote_mark(s, idx))) {
+	if (unlikely(!test_bit(idx, s->alloc_bits) ||
+		     test_and_set_bit(idx, s->remote_free))) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_report("double free", obj, caller);
