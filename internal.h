@@ -388,7 +388,7 @@ extern struct fault_attr sa_fail_refill;
 struct fault_attr *spanalloc_debug_fail_refill(void);
 
 /* span.c: spans and central lists */
-int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls, unsigned int class_idx,
+int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug);
 bool sa_cache_geometry(struct sa_class *k, unsigned int size);
 void sa_pool_destroy(struct sa_pool *pool);

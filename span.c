@@ -399,9 +399,9 @@ static unsigned int sa_central_apply_run(struct sa_pool *pool, struct sa_span *s
 		/*
 		 * A span a CPU owns is its owner's to fold; in another, the bit
 		 * may be gone: folded by a drain, or taken with the span by
-		 * sa_central_get_span()'s new owner.
+		 * sa_central_get_span()'s new owner. A remote bit on a free
+		 * object (a racing double free) frees nothing.
 		 */
-		/* A remote bit on a free object (a racing double free) frees nothing. */
 		if (!s->cached && sa_span_obj_start(s, (void *)a, &idx) &&
 		    test_and_clear_bit(idx, s->remote_free) &&
 		    __test_and_clear_bit(idx, s->alloc_bits)) {
@@ -540,8 +540,8 @@ static bool sa_div_exact(const struct sa_class *k)
  * calc_slab_order(). Objects of a span of few objects would send most
  * allocations to the refill path.
  *
- * Return: true, or false if no span holds the size (the caller then uses
- * the Go class).
+ * Return: true, or false if no span of at most SA_MAX_SPAN_PAGES holds the
+ * size (the caller refuses the cache).
  */
 bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 {
@@ -581,9 +581,7 @@ EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
 /**
  * sa_pool_init() - set up a pool for one size class or named cache
  * @pool: zeroed pool
- * @cls: span geometry: a size class, or a named cache's own
- * @class_idx: the size class (1 to SA_NUM_CLASSES - 1), or 0 for a named
- *	       cache's own geometry
+ * @cls: span geometry: a size class of sa_classes, or a named cache's own
  * @ctor: constructor of a named cache, or NULL
  * @cache: the named cache, or NULL
  * @debug: debug mode: poison, red zones and checks
@@ -591,13 +589,13 @@ EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
  * Context: process context, may sleep.
  * Return: 0 or -ENOMEM.
  */
-int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls, unsigned int class_idx,
+int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug)
 {
 	int node;
 
 	pool->cls = cls;
-	pool->class_idx = class_idx;
+	pool->class_idx = cache ? 0 : cls - sa_classes;
 	pool->debug = debug;
 	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);
 	pool->free_batch = clamp_t(unsigned int, SA_FREE_BATCH_PAGES / pool->cls->npages,

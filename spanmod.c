@@ -1173,8 +1173,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	cache->object_size = size;
 	cache->align = align;
 	cache->flags = flags;
-	if (!cache->name ||
-	    sa_pool_init(&cache->pool, &cache->geom, 0, ctor, cache, debug))
+	if (!cache->name || sa_pool_init(&cache->pool, &cache->geom, ctor, cache, debug))
 		goto fail;
 
 	mutex_lock(&sa_pools_mutex);
@@ -1758,7 +1757,7 @@ static int __init spanalloc_init(void)
 	if (ret)
 		return ret;
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
-		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], i, NULL, NULL, sa_debug_all);
+		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], NULL, NULL, sa_debug_all);
 		if (ret)
 			goto fail;
 	}
