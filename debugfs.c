@@ -51,7 +51,7 @@ static void sa_pool_sum(struct sa_pool *pool, struct sa_pool_sum *ps)
 		unsigned int r, nr = min(READ_ONCE(c->nr_retired), SA_RETIRED);
 
 		for (i = 0; i < SA_NR_STATS; i++)
-			ps->stat[i] += READ_ONCE(c->stat[i]);
+			ps->stat[i] += sa_pcpu_stat(c, i);
 		/* Owner-private and racy: a snapshot is all debugfs promises. */
 		ps->cpu_free += sa_span_free_now(READ_ONCE(c->span));
 		for (r = 0; r < nr; r++)

@@ -87,10 +87,11 @@ struct sa_span {
 
 	/*
 	 * Line 4: allocation state, the owner's, or the central lock's when
-	 * not cached. alloc_cache: ~alloc_bits from freeindex (Go's allocCache).
+	 * not cached. alloc_cache (Go's allocCache) is the window: bit b set
+	 * if object freeindex + b is free and not taken yet.
 	 */
 	unsigned long alloc_cache;
-	u16 freeindex;			/* next index the search starts from */
+	u16 freeindex;			/* window's first index, a multiple of BITS_PER_LONG */
 	u16 alloc_count;		/* allocated objects, remote frees not folded */
 	u16 dirty_end;			/* objects at index >= this are still zero */
 	struct list_head list;		/* central partial/full list or heap free list */
@@ -156,6 +157,12 @@ struct sa_pcpu {
 	unsigned long trim_seen;	/* allocs + frees at the last trim check; sa_pools_mutex */
 	unsigned long stat[SA_NR_STATS]; /* this_cpu_inc() only */
 	/*
+	 * Objects allocated and freed inside the critical section (SA_ALLOC,
+	 * SA_FREE), counted there by a plain increment; owner only. Read
+	 * together with @stat: sa_pcpu_stat().
+	 */
+	unsigned long sect_stat[SA_FREE + 1];
+	/*
 	 * Spans this CPU filled and still owns, oldest first; owner only. Frees
 	 * into them are local; a refill takes one back before it takes the
 	 * central lock; the oldest goes to the central list when a new one comes.
@@ -183,7 +190,11 @@ struct sa_pcpu {
  */
 static __always_inline bool sa_pcpu_enter(struct sa_pcpu *c)
 {
-	if (unlikely(READ_ONCE(c->busy)))
+	/*
+	 * A plain read: only this CPU writes @busy, and an interrupt that set
+	 * it has cleared it again before it returns.
+	 */
+	if (unlikely(c->busy))
 		return false;
 	WRITE_ONCE(c->busy, 1);
 	barrier();
@@ -195,6 +206,16 @@ static __always_inline void sa_pcpu_exit(struct sa_pcpu *c)
 {
 	barrier();
 	WRITE_ONCE(c->busy, 0);
+}
+
+/* Count @i (enum sa_stat) of one CPU's cache: a racy snapshot. */
+static inline unsigned long sa_pcpu_stat(const struct sa_pcpu *c, enum sa_stat i)
+{
+	unsigned long n = READ_ONCE(c->stat[i]);
+
+	if (i == SA_ALLOC || i == SA_FREE)
+		n += READ_ONCE(c->sect_stat[i]);
+	return n;
 }
 
 /*
@@ -229,6 +250,7 @@ struct sa_pool {
 	 */
 	unsigned int free_batch;
 	unsigned int max_retired;	/* sa_pcpu::retired used: SA_RETIRED_PAGES of spans */
+	gfp_t gfp_full;			/* gfp flags for the full path (sa_pool_init()) */
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };
@@ -319,6 +341,24 @@ struct spanalloc_ptr_info {
 	unsigned int alloc_weight;	/* small span: bits set in alloc_bits */
 };
 
+/* Zone modifiers: spanalloc's memory has none, the full path reports them. */
+#define SA_GFP_ZONES	(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA)
+
+/*
+ * On while a runtime hook wants the full paths: debug mode, a spanalloc
+ * trace event, init_on_free (a reference each). The fast paths test only
+ * this key; the full paths look at each hook.
+ */
+DECLARE_STATIC_KEY_FALSE(sa_hooks);
+int sa_trace_reg(void);
+void sa_trace_unreg(void);
+
+/* No runtime hook is on: the fast paths may run. */
+static __always_inline bool sa_unhooked(void)
+{
+	return !static_branch_unlikely(&sa_hooks);
+}
+
 /* Tagging of the pages spanalloc holds: page->mapping and page->private. */
 extern const unsigned long sa_page_tag[2];
 /*
@@ -330,6 +370,37 @@ extern const unsigned long sa_page_tag[2];
 extern unsigned long sa_granules[BITS_TO_LONGS(SA_GRANULES)];
 bool sa_lookup_far(unsigned long addr);
 #define SA_PAGE_TAG	((struct address_space *)sa_page_tag)
+
+/*
+ * The lookup of sa_lookup(); @far: also look past the granule bitmap, with a
+ * call. Without, such a pointer gets NULL: the fast free path, which passes
+ * NULL on to the full one, calls nothing.
+ */
+static __always_inline struct sa_span *__sa_lookup(const void *p, const bool far)
+{
+	unsigned long off = (unsigned long)p - PAGE_OFFSET;
+	unsigned long g = off >> SA_GRANULE_SHIFT;
+	struct page *page;
+
+	/*
+	 * Only a struct page of a granule spanalloc once held is read: it is
+	 * RAM, with a memory map. Past the bitmap, the slow check.
+	 */
+	if (likely(g < SA_GRANULES)) {
+		if (unlikely(!test_bit(g, sa_granules)))
+			return NULL;
+	} else if (!far || !sa_lookup_far((unsigned long)p)) {
+		return NULL;
+	}
+	/* On x86-64, __pa() of the direct map is the offset from PAGE_OFFSET. */
+	if (IS_ENABLED(CONFIG_X86_64) && IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP))
+		page = pfn_to_page(off >> PAGE_SHIFT);
+	else
+		page = virt_to_page(p);
+	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
+		return NULL;
+	return (struct sa_span *)READ_ONCE(page->private);
+}
 
 /**
  * sa_lookup() - find the span a pointer points into
@@ -343,29 +414,7 @@ bool sa_lookup_far(unsigned long addr);
  */
 static __always_inline struct sa_span *sa_lookup(const void *p)
 {
-	unsigned long a = (unsigned long)p;
-	struct page *page;
-
-	unsigned long g = (a - PAGE_OFFSET) >> SA_GRANULE_SHIFT;
-
-	/*
-	 * Only a struct page of a granule spanalloc once held is read: it is
-	 * RAM, with a memory map. Past the bitmap, the slow check.
-	 */
-	if (likely(g < SA_GRANULES)) {
-		if (unlikely(!test_bit(g, sa_granules)))
-			return NULL;
-	} else if (!sa_lookup_far(a)) {
-		return NULL;
-	}
-	/* On x86-64, __pa() of the direct map is the offset from PAGE_OFFSET. */
-	if (IS_ENABLED(CONFIG_X86_64) && IS_ENABLED(CONFIG_SPARSEMEM_VMEMMAP))
-		page = pfn_to_page((a - PAGE_OFFSET) >> PAGE_SHIFT);
-	else
-		page = virt_to_page(p);
-	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
-		return NULL;
-	return (struct sa_span *)READ_ONCE(page->private);
+	return __sa_lookup(p, true);
 }
 
 /* heap.c: the page heap */
@@ -417,6 +466,7 @@ struct sa_pool *sa_pool_next(struct sa_pool *pool);
 /* debug.c: debug mode, in the spirit of slab_debug=FZP */
 #define SA_DBG_META	24	/* red zone, alloc and free call sites */
 DECLARE_STATIC_KEY_FALSE(sa_debug_active);
+void sa_hooks_debug_on(void);
 extern bool sa_debug_all;
 void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
 bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);
@@ -480,7 +530,7 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
 	 */
 	*idx = prod >> 32;
-	return *idx < s->nelems && (u32)prod < s->div_mul;
+	return (u32)prod < s->div_mul && *idx < s->nelems;
 }
 
 /**
@@ -501,6 +551,17 @@ static __always_inline bool sa_span_obj_live(const struct sa_span *s, unsigned i
  */
 #define SA_FRESH	1UL
 
+/* Mark object @idx allocated. Return: true if it is still zero (fresh). */
+static __always_inline bool sa_span_mark_taken(struct sa_span *s, unsigned long idx)
+{
+	__set_bit(idx, s->alloc_bits);
+	s->alloc_count++;
+	if (idx < s->dirty_end)
+		return false;
+	s->dirty_end = idx + 1;
+	return true;
+}
+
 /**
  * sa_span_take() - mark object @idx allocated
  * @s: the span
@@ -512,13 +573,46 @@ static __always_inline unsigned long sa_span_take(struct sa_span *s, unsigned in
 {
 	unsigned long obj = s->base + (unsigned long)idx * s->elemsize;
 
-	s->freeindex = idx + 1;
-	__set_bit(idx, s->alloc_bits);
-	s->alloc_count++;
-	if (idx < s->dirty_end)
-		return obj;
-	s->dirty_end = idx + 1;
-	return obj | SA_FRESH;
+	return sa_span_mark_taken(s, idx) ? obj | SA_FRESH : obj;
+}
+
+/*
+ * The window's objects are free, but one may carry a remote_free bit: a
+ * caller's double free on another CPU that raced with the owner's free (it
+ * saw the object still allocated). Such a stray bit frees nothing: the
+ * object is left out of the window, and the fold drops the bit
+ * (sa_span_fold_remote()), after which the object is handed out again.
+ */
+
+/*
+ * The first object of @s's window, which is not empty: its bit in the
+ * window, returned, and its index, in @idx.
+ */
+static __always_inline unsigned long sa_span_window_first(const struct sa_span *s,
+							  unsigned long *idx)
+{
+	unsigned long b = __ffs(s->alloc_cache);
+
+	*idx = s->freeindex + b;
+	return b;
+}
+
+/**
+ * sa_span_take_window() - take the first object of a span's window
+ * @s: span owned by the caller, whose window (alloc_cache) is not empty
+ * @b: its first object's bit in the window, from sa_span_window_first()
+ * @idx: that object's index, which has no stray bit
+ * @obj: receives the object
+ *
+ * Context: owner of @s (per-CPU critical section).
+ * Return: true if the object is still zero (fresh).
+ */
+static __always_inline bool sa_span_take_window(struct sa_span *s, unsigned long b,
+						unsigned long idx, void **obj)
+{
+	__clear_bit(b, &s->alloc_cache);
+	*obj = (void *)(s->base + idx * s->elemsize);
+	return sa_span_mark_taken(s, idx);
 }
 
 /**
@@ -531,14 +625,27 @@ static __always_inline unsigned long sa_span_take(struct sa_span *s, unsigned in
  */
 static __always_inline unsigned long sa_span_next_free(struct sa_span *s)
 {
-	unsigned long cache = s->alloc_cache;
-	unsigned int tz;
+	while (s->alloc_cache) {
+		unsigned long idx, b = sa_span_window_first(s, &idx);
 
-	if (unlikely(!cache))
-		return sa_span_next_free_slow(s);
-	tz = __ffs(cache);
-	s->alloc_cache = (cache >> tz) >> 1;
-	return sa_span_take(s, s->freeindex + tz);
+		__clear_bit(b, &s->alloc_cache);
+		if (likely(!test_bit(idx, s->remote_free)))
+			return sa_span_take(s, idx);
+	}
+	return sa_span_next_free_slow(s);
+}
+
+/*
+ * Object @idx of @s, just freed by its owner, goes back into the window if
+ * it lies there: the next allocation reuses it (hot in the cache).
+ */
+static __always_inline void sa_span_window_return(struct sa_span *s, unsigned int idx)
+{
+	unsigned int b = idx - s->freeindex;
+
+	/* likely: a free of a recent allocation, as in a hot pair. */
+	if (likely(b < BITS_PER_LONG))
+		__set_bit(b, &s->alloc_cache);
 }
 
 /**
@@ -554,15 +661,7 @@ static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int i
 	if (unlikely(test_bit(idx, s->remote_free) || !__test_and_clear_bit(idx, s->alloc_bits)))
 		return false;
 	s->alloc_count--;
-	/*
-	 * The object allocated last comes back: step the window back over it,
-	 * so the next allocation reuses it (hot in the cache) instead of
-	 * walking the whole span.
-	 */
-	if (idx + 1 == s->freeindex) {
-		s->freeindex = idx;
-		s->alloc_cache = (s->alloc_cache << 1) | 1;
-	}
+	sa_span_window_return(s, idx);
 	return true;
 }
 

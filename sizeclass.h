@@ -8,6 +8,7 @@
 #ifndef _SPANALLOC_SIZECLASS_H
 #define _SPANALLOC_SIZECLASS_H
 
+#include <linux/compiler.h>
 #include <linux/types.h>
 
 #define SA_NUM_CLASSES		68	/* class 0 stands for "large": whole spans */
@@ -48,7 +49,7 @@ extern const u8 sa_size_to_class128[(SA_MAX_SMALL - SA_SMALL_SIZE_MAX) /
  */
 static __always_inline unsigned int sa_size_to_class(size_t size)
 {
-	if (size <= SA_SMALL_SIZE_MAX)
+	if (likely(size <= SA_SMALL_SIZE_MAX))
 		return sa_size_to_class8[(size + SA_SMALL_SIZE_DIV - 1) /
 					 SA_SMALL_SIZE_DIV];
 	return sa_size_to_class128[(size - SA_SMALL_SIZE_MAX +

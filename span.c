@@ -137,29 +137,46 @@ static void sa_span_fold_remote(struct sa_span *s)
  */
 unsigned long sa_span_next_free_slow(struct sa_span *s)
 {
-	unsigned int idx;
+	unsigned int w, nw = BITS_TO_LONGS(s->nelems);
+	bool folded = false;
 
-	idx = find_next_zero_bit(s->alloc_bits, s->nelems, s->freeindex);
-	if (idx >= s->nelems) {
-		sa_span_fold_remote(s);
-		if (s->alloc_count >= s->nelems) {
-			s->freeindex = s->nelems;
-			return 0;
+	/* Words after the window's, then all of them after the fold. */
+	for (w = BIT_WORD(s->freeindex) + 1;; w = 0) {
+		for (; w < nw; w++) {
+			/* Free, without a stray remote bit; none past nelems. */
+			unsigned long m = ~(s->alloc_bits[w] | READ_ONCE(s->remote_free[w]));
+
+			if (m) {
+				unsigned long b = __ffs(m);
+
+				s->freeindex = w * BITS_PER_LONG;
+				s->alloc_cache = m & ~BIT(b);
+				return sa_span_take(s, s->freeindex + b);
+			}
 		}
-		idx = find_first_zero_bit(s->alloc_bits, s->nelems);
-		if (WARN_ON_ONCE(idx >= s->nelems))
-			return 0;
+		if (folded)
+			break;
+		sa_span_fold_remote(s);
+		if (s->alloc_count >= s->nelems)
+			break;
+		folded = true;
 	}
-	/* The window ends at its word: the bits above nelems are set. */
-	s->alloc_cache = (~s->alloc_bits[BIT_WORD(idx)] >> (idx % BITS_PER_LONG)) >> 1;
-	return sa_span_take(s, idx);
+	/*
+	 * Full, or its only free objects carry stray bits that came after the
+	 * fold (the next fold drops them): the window is the last word, and
+	 * the next search folds.
+	 */
+	WARN_ON_ONCE(s->alloc_count < s->nelems && bitmap_full(s->alloc_bits, s->nelems));
+	s->freeindex = (nw - 1) * BITS_PER_LONG;
+	s->alloc_cache = 0;
+	return 0;
 }
 
 /* Prepare the allocCache of a span a CPU is about to own. */
 static void sa_span_start_window(struct sa_span *s)
 {
 	s->freeindex = 0;
-	s->alloc_cache = ~s->alloc_bits[0];
+	s->alloc_cache = ~(s->alloc_bits[0] | READ_ONCE(s->remote_free[0]));
 }
 
 /**
@@ -603,8 +620,10 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->max_retired = min_t(unsigned int, SA_RETIRED_PAGES / pool->cls->npages,
 				  SA_RETIRED);
 	if (debug)
-		static_branch_enable(&sa_debug_active);
+		sa_hooks_debug_on();
 	pool->ctor = ctor;
+	/* The full path reports __GFP_ZERO for a constructor's objects. */
+	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
 	pool->cache = cache;
 	pool->pcpu = alloc_percpu(struct sa_pcpu);
 	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);

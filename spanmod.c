@@ -40,6 +40,49 @@ DEFINE_MUTEX(sa_pools_mutex);
 static enum cpuhp_state sa_cpuhp_state;
 atomic_long_t sa_errors = ATOMIC_LONG_INIT(0);
 DEFINE_PER_CPU(struct sa_large_stats, sa_large);
+DEFINE_STATIC_KEY_FALSE(sa_hooks);
+
+/* Size to class pool, made from sa_size_to_class8/128 at load: one load. */
+static struct sa_pool *sa_size_to_pool8[ARRAY_SIZE(sa_size_to_class8)] __ro_after_init;
+static struct sa_pool *sa_size_to_pool128[ARRAY_SIZE(sa_size_to_class128)] __ro_after_init;
+
+/* The class pool of a small @size, as &sa_class_pools[sa_size_to_class(size)]. */
+static __always_inline struct sa_pool *sa_size_to_pool(size_t size)
+{
+	if (likely(size <= SA_SMALL_SIZE_MAX))
+		return sa_size_to_pool8[(size + SA_SMALL_SIZE_DIV - 1) / SA_SMALL_SIZE_DIV];
+	return sa_size_to_pool128[(size - SA_SMALL_SIZE_MAX + SA_LARGE_SIZE_DIV - 1) /
+				  SA_LARGE_SIZE_DIV];
+}
+
+static atomic_t sa_hooks_debug = ATOMIC_INIT(0);
+
+/* Debug mode is on for a pool: sa_debug_active, and sa_hooks for good. */
+void sa_hooks_debug_on(void)
+{
+	static_branch_enable(&sa_debug_active);
+	/* On before any caller returns; only the first reference stays. */
+	static_branch_inc(&sa_hooks);
+	if (atomic_xchg(&sa_hooks_debug, 1))
+		static_branch_dec(&sa_hooks);
+}
+
+/**
+ * sa_trace_reg() - a spanalloc trace event is being enabled
+ *
+ * Return: 0.
+ */
+int sa_trace_reg(void)
+{
+	static_branch_inc(&sa_hooks);
+	return 0;
+}
+
+/* A spanalloc trace event was disabled. */
+void sa_trace_unreg(void)
+{
+	static_branch_dec(&sa_hooks);
+}
 
 /* A KUnit suite counting reports made in other contexts (kworkers, irqs). */
 static atomic_t *sa_capture;
@@ -100,9 +143,8 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_errors, SPANALLOC_INTERNAL);
 
 static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
 {
-	if (unlikely(pool->ctor))
-		return false;
-	return (gfp & __GFP_ZERO) || want_init_on_alloc(gfp);
+	/* init_on_alloc's key first: the common case, on by default. */
+	return want_init_on_alloc(gfp) && !pool->ctor;
 }
 
 /**
@@ -275,13 +317,12 @@ static __always_inline void *sa_zero(void *p, unsigned int len)
 }
 
 /*
- * Take an object from this CPU's span of @pool: the per-CPU critical section
- * of the fast path. Return: the object (with SA_FRESH), or 0 when the CPU
- * has no span, its span is full or on another node, or an interrupted
- * critical section holds the cache.
+ * Take an object from this CPU's span of @pool in a critical section, and
+ * count it. Return: the object (with SA_FRESH), or 0 when the CPU has no
+ * span, its span is full or on another node, or an interrupted critical
+ * section holds the cache.
  */
-static __always_inline unsigned long sa_pcpu_take(struct sa_pool *pool, int node,
-						  const bool fast)
+static unsigned long sa_pcpu_take(struct sa_pool *pool, int node)
 {
 	unsigned long got = 0;
 	struct sa_pcpu *c;
@@ -291,9 +332,9 @@ static __always_inline unsigned long sa_pcpu_take(struct sa_pool *pool, int node
 		struct sa_span *s = c->span;
 
 		if (likely(s) && (node == NUMA_NO_NODE || node == s->node)) {
-			/* The fast path calls nothing: an empty window is a miss. */
-			if (!fast || likely(s->alloc_cache))
-				got = sa_span_next_free(s);
+			got = sa_span_next_free(s);
+			if (likely(got))
+				c->sect_stat[SA_ALLOC]++;
 		}
 		sa_pcpu_exit(c);
 	}
@@ -301,23 +342,33 @@ static __always_inline unsigned long sa_pcpu_take(struct sa_pool *pool, int node
 	return got;
 }
 
-/* Hand out @got (object | SA_FRESH), unpoisoned: count, zero, tell kmemleak. */
-static __always_inline void *sa_alloc_finish(struct sa_pool *pool, unsigned long got,
-					     gfp_t gfp, size_t req)
+/* Bytes requested: @req, or 0 for a named cache's object size (read late). */
+static __always_inline size_t sa_req(struct sa_pool *pool, size_t req)
 {
-	void *obj = (void *)(got & ~SA_FRESH);
+	return req ?: pool->cache->object_size;
+}
 
-	this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
-	if (sa_want_zero(pool, gfp) && !(got & SA_FRESH))
+/*
+ * Hand out @obj, unpoisoned and counted: zero it unless @fresh, tell
+ * kmemleak. @named: @pool may be a named cache's, with a constructor.
+ */
+static __always_inline void *sa_alloc_finish(struct sa_pool *pool, void *obj, bool fresh,
+					     gfp_t gfp, size_t req, const bool named)
+{
+	/*
+	 * A constructor's objects keep what it wrote: init_on_alloc skips them,
+	 * as SLUB does; __GFP_ZERO was reported and dropped (sa_pool::gfp_full).
+	 */
+	if (!fresh && want_init_on_alloc(gfp) && !(named && pool->ctor))
 		obj = sa_zero(obj, pool->usable);
-	sa_kasan_tail(obj, req, pool->cls->size);
+	sa_kasan_tail(obj, sa_req(pool, req), pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
 	return obj;
 }
 
 /*
  * The whole allocation path: refill, debug checks, tracing. The fast path
- * comes here when this CPU's span has nothing, or a runtime hook is on.
+ * comes here when this CPU's window is empty, or a runtime hook is on.
  */
 static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int node,
 					 size_t req, unsigned long caller)
@@ -326,11 +377,12 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 	void *obj;
 
 	for (;;) {
-		got = sa_pcpu_take(pool, node, false);
+		got = sa_pcpu_take(pool, node);
 		if (unlikely(!got)) {
 			got = sa_pool_refill(pool, gfp, node);
 			if (unlikely(!got))
 				return NULL;
+			this_cpu_inc(pool->pcpu->stat[SA_ALLOC]);
 		}
 		obj = (void *)(got & ~SA_FRESH);
 		sa_kasan_unpoison(obj, pool->cls->size);
@@ -341,30 +393,78 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 			got = (unsigned long)obj;
 			break;
 		}
+		/* Taken, never handed out: not an allocation. */
+		this_cpu_dec(pool->pcpu->stat[SA_ALLOC]);
 		sa_kasan_free(obj, pool->cls->size);
 	}
-	obj = sa_alloc_finish(pool, got, gfp, req);
+	req = sa_req(pool, req);
+	obj = sa_alloc_finish(pool, obj, got & SA_FRESH, gfp, req, true);
 	trace_alloc(caller, obj, req, pool->usable, gfp, node);
 	return obj;
 }
 
-/* Runtime hooks the fast paths leave to the full ones: debug mode, tracing. */
+/* Debug mode is on for @pool: the full paths check its objects. */
 static __always_inline bool sa_pool_hooked(struct sa_pool *pool)
 {
 	return static_branch_unlikely(&sa_debug_active) && pool->debug;
 }
 
+/*
+ * The fast path, for a caller that found no runtime hook on (sa_unhooked()):
+ * an object from this CPU's window (sa_span_take_window()); anything else
+ * goes to sa_pool_alloc_full(). It calls nothing, and each way out leaves
+ * the critical section on its own, so that the compiler need not test again
+ * what it knew inside.
+ *
+ * @req (bytes requested) may be 0 for a named cache's object size, and
+ * @caller 0 for the return address of the exported function this is inlined
+ * into: so they are read only on the ways that need them. @named: @pool may
+ * be a named cache's.
+ */
+static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp, int node,
+						size_t req, unsigned long caller,
+						const bool named)
+{
+	unsigned long b, idx;
+	struct sa_pcpu *c;
+	struct sa_span *s;
+	void *obj;
+
+	c = get_cpu_ptr(pool->pcpu);
+	if (unlikely(!sa_pcpu_enter(c)))
+		goto miss;
+	s = c->span;
+	if (unlikely(!s || !s->alloc_cache || (node != NUMA_NO_NODE && node != s->node)))
+		goto miss_exit;
+	b = sa_span_window_first(s, &idx);
+	/* A stray remote bit (see sa_span_window_first()): the full path. */
+	if (unlikely(test_bit(idx, s->remote_free)))
+		goto miss_exit;
+	c->sect_stat[SA_ALLOC]++;
+	if (likely(!sa_span_take_window(s, b, idx, &obj))) {
+		sa_pcpu_exit(c);
+		put_cpu_ptr(pool->pcpu);
+		sa_kasan_unpoison(obj, pool->cls->size);
+		return sa_alloc_finish(pool, obj, false, gfp, req, named);
+	}
+	sa_pcpu_exit(c);
+	put_cpu_ptr(pool->pcpu);
+	sa_kasan_unpoison(obj, pool->cls->size);
+	return sa_alloc_finish(pool, obj, true, gfp, req, named);
+miss_exit:
+	sa_pcpu_exit(c);
+miss:
+	put_cpu_ptr(pool->pcpu);
+	return sa_pool_alloc_full(pool, gfp, node, req, caller ?: _RET_IP_);
+}
+
+/* An allocation from @pool, by the fast path if no runtime hook is on. */
 static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int node,
 					   size_t req, unsigned long caller)
 {
-	unsigned long got = 0;
-
-	if (likely(!sa_pool_hooked(pool) && !trace_alloc_enabled()))
-		got = sa_pcpu_take(pool, node, true);
-	if (unlikely(!got))
+	if (unlikely(!sa_unhooked()))
 		return sa_pool_alloc_full(pool, gfp, node, req, caller);
-	sa_kasan_unpoison((void *)(got & ~SA_FRESH), pool->cls->size);
-	return sa_alloc_finish(pool, got, gfp, req);
+	return sa_pool_alloc_fast(pool, gfp, node, req, caller, true);
 }
 
 /* Free hooks compiled in: they run on the fast path too. */
@@ -418,9 +518,9 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	}
 	c->frees[c->nr_frees++] = ~(unsigned long)obj;
 	flush = c->nr_frees >= pool->free_batch;
+	c->sect_stat[SA_FREE]++;
 	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
-	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	if (unlikely(flush))
 		sa_pool_flush_frees(pool);
 	return;
@@ -471,9 +571,9 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		sa_report("double free", obj, caller);
 		return;
 	}
+	c->sect_stat[SA_FREE]++;
 	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
-	this_cpu_inc(pool->pcpu->stat[SA_FREE]);
 	return;
 other:
 	put_cpu_ptr(pool->pcpu);
@@ -623,30 +723,34 @@ static noinline void *sa_alloc_full(size_t size, gfp_t flags, int node, unsigned
 		return sa_alloc_debug(size, flags, node, caller);
 	if (unlikely(size > SPANALLOC_MAX_SMALL))
 		return sa_alloc_large(size, flags, node, caller);
-	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
+	return sa_pool_alloc(sa_size_to_pool(size), flags, node, size, caller);
 }
 
 /*
- * The gfp checks of sa_fix_flags() that may report or refuse. Return: true
+ * The gfp checks of sa_fix_flags() that may report or refuse, with the flags
+ * @full the pool leaves to the full path (sa_pool::gfp_full). Return: true
  * if none can, so the fast path needs only might_alloc().
  */
-static __always_inline bool sa_gfp_plain(gfp_t flags)
+static __always_inline bool sa_gfp_plain(gfp_t flags, gfp_t full)
 {
-	if (unlikely(flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA)))
+	if (unlikely(flags & full))
 		return false;
 	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || !gfpflags_allow_blocking(flags) ||
 	       likely(preemptible());
 }
 
-/* The fast path: a small size, plain flags, no debug mode; else sa_alloc_full(). */
+/*
+ * The fast path: a small size, plain flags, no runtime hook; else
+ * sa_alloc_full(). @caller: 0 for the return address of the exported
+ * function this is inlined into (read only if needed).
+ */
 static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsigned long caller)
 {
 	if (unlikely(size - 1 >= SPANALLOC_MAX_SMALL || sa_bad_node(node) ||
-		     !sa_gfp_plain(flags) ||
-		     (static_branch_unlikely(&sa_debug_active) && sa_debug_all)))
-		return sa_alloc_full(size, flags, node, caller);
+		     !sa_gfp_plain(flags, SA_GFP_ZONES) || !sa_unhooked()))
+		return sa_alloc_full(size, flags, node, caller ?: _RET_IP_);
 	might_alloc(flags);
-	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size)], flags, node, size, caller);
+	return sa_pool_alloc_fast(sa_size_to_pool(size), flags, node, size, caller, false);
 }
 
 /**
@@ -660,7 +764,7 @@ static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsign
  */
 void *spanalloc_alloc(size_t size, gfp_t flags)
 {
-	return sa_alloc(size, flags, NUMA_NO_NODE, _RET_IP_);
+	return sa_alloc(size, flags, NUMA_NO_NODE, 0);
 }
 EXPORT_SYMBOL_GPL(spanalloc_alloc);
 
@@ -676,7 +780,7 @@ EXPORT_SYMBOL_GPL(spanalloc_alloc);
  */
 void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
 {
-	return sa_alloc(size, flags, node, _RET_IP_);
+	return sa_alloc(size, flags, node, 0);
 }
 EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 
@@ -710,7 +814,9 @@ static noinline void sa_free_full(const void *p, struct spanalloc_cache *cache,
 /*
  * The fast path: an object of a small span, of @cache if given, with no
  * runtime hook on. Anything else, a mistake included, goes to sa_free_full(),
- * which checks in the documented order and reports.
+ * which checks in the documented order and reports. @caller: 0 for the
+ * return address of the exported function this is inlined into (read only
+ * if needed).
  */
 static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
 				    unsigned long caller)
@@ -724,19 +830,19 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 			goto full;
 		return;
 	}
-	s = sa_lookup(p);
+	s = __sa_lookup(p, false);
 	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
 		goto full;
 	if (unlikely(!sa_span_obj_start(s, p, &idx)))
 		goto full;
 	if (cache && unlikely(s->pool != &cache->pool))
 		goto full;
-	if (unlikely(sa_free_hooked(s->pool) || trace_free_enabled()))
+	if (unlikely(!sa_unhooked()))
 		goto full;
-	sa_pool_free(s->pool, s, (void *)p, idx, caller, false);
+	sa_pool_free(s->pool, s, (void *)p, idx, caller ?: _RET_IP_, false);
 	return;
 full:
-	sa_free_full(p, cache, caller);
+	sa_free_full(p, cache, caller ?: _RET_IP_);
 }
 
 /**
@@ -750,7 +856,7 @@ full:
  */
 void spanalloc_free(const void *p)
 {
-	sa_free(p, NULL, _RET_IP_);
+	sa_free(p, NULL, 0);
 }
 EXPORT_SYMBOL_GPL(spanalloc_free);
 
@@ -859,7 +965,6 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 
 		if (!cache) {
 			s->alloc_cache = 0;
-			s->freeindex = fi;
 			s->alloc_count += taken;
 			s->dirty_end = dirty;
 			got = sa_span_next_free(s);
@@ -873,8 +978,10 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 			continue;
 		}
 		idx = fi + __ffs(cache);
-		cache = (cache >> (idx - fi)) >> 1;
-		fi = idx + 1;
+		cache &= cache - 1;
+		/* A stray remote bit: left out (see sa_span_window_first()). */
+		if (unlikely(test_bit(idx, s->remote_free)))
+			continue;
 		__set_bit(idx, s->alloc_bits);
 		got = base + (unsigned long)idx * esz;
 		if (idx >= dirty) {
@@ -885,7 +992,6 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 		taken++;
 	}
 	s->alloc_cache = cache;
-	s->freeindex = fi;
 	s->alloc_count += taken;
 	s->dirty_end = dirty;
 	return i;
@@ -948,7 +1054,7 @@ static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags
 
 	if (!sa_bulk_args_ok(nr, p, caller))
 		return 0;
-	if (cache && !sa_pool_hooked(&cache->pool) && !trace_alloc_enabled())
+	if (cache && sa_unhooked())
 		return sa_pool_alloc_bulk(&cache->pool, flags, nr, p, cache->object_size, caller);
 	for (i = 0; i < nr; i++) {
 		p[i] = cache ? sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE,
@@ -985,8 +1091,7 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
 		return i;
 	pool = s->pool;
-	if ((cache && unlikely(pool != &cache->pool)) ||
-	    unlikely(sa_free_hooked(pool) || trace_free_enabled()))
+	if ((cache && unlikely(pool != &cache->pool)) || unlikely(!sa_unhooked()))
 		return i;
 	base = s->base;
 	size = (unsigned long)s->npages << PAGE_SHIFT;
@@ -1016,10 +1121,7 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			}
 			__clear_bit(idx, s->alloc_bits);
 			s->alloc_count--;
-			if (idx + 1 == s->freeindex) {
-				s->freeindex = idx;
-				s->alloc_cache = (s->alloc_cache << 1) | 1;
-			}
+			sa_span_window_return(s, idx);
 			done++;
 		}
 		sa_pcpu_exit(c);
@@ -1273,7 +1375,7 @@ static long sa_trim_local(void *unused)
 static bool sa_trim_mark(struct sa_pool *pool, int cpu)
 {
 	struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
-	unsigned long ops = READ_ONCE(c->stat[SA_ALLOC]) + READ_ONCE(c->stat[SA_FREE]);
+	unsigned long ops = sa_pcpu_stat(c, SA_ALLOC) + sa_pcpu_stat(c, SA_FREE);
 
 	lockdep_assert_held(&sa_pools_mutex);
 	c->trim_now = ops == c->trim_seen &&
@@ -1440,11 +1542,12 @@ static noinline void *sa_cache_alloc_full(struct spanalloc_cache *cache, gfp_t f
  */
 void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
 {
-	if (unlikely(!cache || READ_ONCE(cache->destroyed) || !sa_gfp_plain(flags) ||
-		     ((flags & __GFP_ZERO) && cache->pool.ctor)))
+	/* destroyed: read racily, as the allocation that follows would be. */
+	if (unlikely(!cache || data_race(cache->destroyed) ||
+		     !sa_gfp_plain(flags, cache->pool.gfp_full) || !sa_unhooked()))
 		return sa_cache_alloc_full(cache, flags, _RET_IP_);
 	might_alloc(flags);
-	return sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, cache->object_size, _RET_IP_);
+	return sa_pool_alloc_fast(&cache->pool, flags, NUMA_NO_NODE, 0, 0, true);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
 
@@ -1463,7 +1566,7 @@ void spanalloc_cache_free(struct spanalloc_cache *cache, void *p)
 		sa_report("cache_free to a NULL cache", p, _RET_IP_);
 		return;
 	}
-	sa_free(p, cache, _RET_IP_);
+	sa_free(p, cache, 0);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_free);
 
@@ -1678,8 +1781,8 @@ void spanalloc_debug_counts(unsigned long *allocs, unsigned long *frees)
 		for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool)) {
 			struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 
-			a += c->stat[SA_ALLOC];
-			f += c->stat[SA_FREE];
+			a += sa_pcpu_stat(c, SA_ALLOC);
+			f += sa_pcpu_stat(c, SA_FREE);
 		}
 		a += per_cpu(sa_large.allocs, cpu);
 		f += per_cpu(sa_large.frees, cpu);
@@ -1756,11 +1859,17 @@ static int __init spanalloc_init(void)
 	ret = sa_heap_init();
 	if (ret)
 		return ret;
+	if (want_init_on_free())
+		static_branch_inc(&sa_hooks);
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
 		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], NULL, NULL, sa_debug_all);
 		if (ret)
 			goto fail;
 	}
+	for (i = 0; i < ARRAY_SIZE(sa_size_to_pool8); i++)
+		sa_size_to_pool8[i] = &sa_class_pools[sa_size_to_class8[i]];
+	for (i = 0; i < ARRAY_SIZE(sa_size_to_pool128); i++)
+		sa_size_to_pool128[i] = &sa_class_pools[sa_size_to_class128[i]];
 	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "spanalloc:dead",
 					NULL, sa_cpu_dead);
 	if (ret < 0)
