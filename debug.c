@@ -120,7 +120,7 @@ void sa_quarantine(struct sa_pool *pool, struct sa_span *s)
 	c = get_cpu_ptr(pool->pcpu);
 	if (sa_pcpu_enter(c)) {
 		if (c->span == s) {
-			c->span = NULL;
+			c->span = SA_NO_SPAN;
 			mine = true;
 		}
 		if (mine || READ_ONCE(s->owner) == c)

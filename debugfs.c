@@ -53,7 +53,7 @@ static void sa_pool_sum(struct sa_pool *pool, struct sa_pool_sum *ps)
 		for (i = 0; i < SA_NR_STATS; i++)
 			ps->stat[i] += sa_pcpu_stat(c, i);
 		/* Owner-private and racy: a snapshot is all debugfs promises. */
-		ps->cpu_free += sa_span_free_now(READ_ONCE(c->span));
+		ps->cpu_free += sa_span_free_now(sa_pcpu_span(c));
 		for (r = 0; r < nr; r++)
 			ps->cpu_free += sa_span_free_now(READ_ONCE(c->retired[r]));
 	}

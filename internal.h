@@ -149,8 +149,8 @@ enum sa_stat {
  * (@busy set, preemption off), or by whoever drains a dead CPU.
  */
 struct sa_pcpu {
-	struct sa_span *span;		/* span this CPU allocates from; owner only */
-	int busy;			/* owner's critical section is running */
+	struct sa_span *span;		/* span allocated from, or SA_NO_SPAN; owner only */
+	bool busy;			/* owner's critical section is running */
 	unsigned int nr_frees;		/* objects in @frees; owner only */
 	unsigned int nr_retired;	/* spans in @retired; owner only */
 	bool trim_now;			/* sa_trim_idle() gives back; sa_pools_mutex */
@@ -178,6 +178,21 @@ struct sa_pcpu {
 	unsigned long frees[SA_FREE_BATCH];
 };
 
+/*
+ * sa_pcpu::span of a CPU that has none: a span whose window is empty, so the
+ * fast path needs no NULL test. Read-only data: never written.
+ */
+extern const struct sa_span sa_no_span;
+#define SA_NO_SPAN	((struct sa_span *)&sa_no_span)
+
+/* The span @c allocates from, or NULL for none (a racy snapshot if not owner). */
+static inline struct sa_span *sa_pcpu_span(const struct sa_pcpu *c)
+{
+	struct sa_span *s = READ_ONCE(c->span);
+
+	return s == SA_NO_SPAN ? NULL : s;
+}
+
 /**
  * sa_pcpu_enter() - enter this CPU's critical section of a pool
  * @c: this CPU's sa_pcpu, with preemption off
@@ -196,7 +211,7 @@ static __always_inline bool sa_pcpu_enter(struct sa_pcpu *c)
 	 */
 	if (unlikely(c->busy))
 		return false;
-	WRITE_ONCE(c->busy, 1);
+	WRITE_ONCE(c->busy, true);
 	barrier();
 	return true;
 }
@@ -205,7 +220,7 @@ static __always_inline bool sa_pcpu_enter(struct sa_pcpu *c)
 static __always_inline void sa_pcpu_exit(struct sa_pcpu *c)
 {
 	barrier();
-	WRITE_ONCE(c->busy, 0);
+	WRITE_ONCE(c->busy, false);
 }
 
 /* Count @i (enum sa_stat) of one CPU's cache: a racy snapshot. */
@@ -251,6 +266,7 @@ struct sa_pool {
 	unsigned int free_batch;
 	unsigned int max_retired;	/* sa_pcpu::retired used: SA_RETIRED_PAGES of spans */
 	gfp_t gfp_full;			/* gfp flags for the full path (sa_pool_init()) */
+	bool init_zero;			/* init_on_alloc (fixed at boot), no constructor */
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };
@@ -397,7 +413,11 @@ static __always_inline struct sa_span *__sa_lookup(const void *p, const bool far
 		page = pfn_to_page(off >> PAGE_SHIFT);
 	else
 		page = virt_to_page(p);
-	if (READ_ONCE(page->mapping) != SA_PAGE_TAG)
+	/*
+	 * Racy plain reads, compared once (data_race()): the page may change
+	 * hands at any time, which the callers' checks of the span allow for.
+	 */
+	if (data_race(page->mapping) != SA_PAGE_TAG)
 		return NULL;
 	return (struct sa_span *)READ_ONCE(page->private);
 }

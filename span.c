@@ -35,10 +35,11 @@
  * Allocating an object of a small size
  * ------------------------------------
  * 1. Size to class by a table index (sa_size_to_class()).
- * 2. On this CPU, with preemption off, find the next free bit of the owned
- *    span's allocCache with a count-trailing-zeros (sa_span_next_free()).
- * 3. If the window is empty, scan allocBits from freeindex; at the end fold
- *    the remote frees in and scan again from 0.
+ * 2. On this CPU, with preemption off, take the first free object of the
+ *    owned span's window (allocCache: the free objects of one allocBits
+ *    word) with a count-trailing-zeros (sa_span_take_window()).
+ * 3. If the window is empty, load the next allocBits word with a free
+ *    object; at the end fold the remote frees in and scan again from 0.
  * 4. If the span is full, take back a span this CPU retired that has room
  *    again (no lock), else a partial span from the central list, or carve a
  *    new one from the page heap. The full span retires: the CPU keeps it (up
@@ -62,7 +63,8 @@
  *    object index comes by multiplication (sa_span_index()); a pointer that
  *    is not an object's start, or whose object is not live, is refused.
  * 2. If this CPU owns the span (its current span or a retired one): clear
- *    the allocBit; done.
+ *    the allocBit, and put the object back into the window if it lies in
+ *    the window's word (the next allocation reuses it); done.
  * 3. Else set the object's bit in remote_free (an atomic test-and-set, which
  *    also catches a double free) and put the object in this CPU's batch of
  *    the pool (sa_pcpu::frees), without a lock.
@@ -105,6 +107,8 @@
 #include <linux/spinlock.h>
 
 #include "internal.h"
+
+const struct sa_span sa_no_span;
 
 /* Go's sweep for explicit frees: fold remote frees into alloc_bits. */
 static void sa_span_fold_remote(struct sa_span *s)
@@ -609,7 +613,7 @@ EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
 int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug)
 {
-	int node;
+	int cpu, node;
 
 	pool->cls = cls;
 	pool->class_idx = cache ? 0 : cls - sa_classes;
@@ -624,11 +628,14 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->ctor = ctor;
 	/* The full path reports __GFP_ZERO for a constructor's objects. */
 	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
+	pool->init_zero = want_init_on_alloc(0) && !ctor;
 	pool->cache = cache;
 	pool->pcpu = alloc_percpu(struct sa_pcpu);
 	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);
 	if (!pool->pcpu || !pool->central)
 		goto fail;
+	for_each_possible_cpu(cpu)
+		per_cpu_ptr(pool->pcpu, cpu)->span = SA_NO_SPAN;
 	for_each_node(node) {
 		struct sa_central *c = kzalloc_node(sizeof(*c), GFP_KERNEL, node);
 

@@ -42,6 +42,13 @@ atomic_long_t sa_errors = ATOMIC_LONG_INIT(0);
 DEFINE_PER_CPU(struct sa_large_stats, sa_large);
 DEFINE_STATIC_KEY_FALSE(sa_hooks);
 
+/*
+ * @caller, or for 0 the return address of the exported function the code is
+ * inlined into: the fast paths pass 0, so that only the ways that report or
+ * call on read it.
+ */
+#define sa_caller(caller)	((caller) ?: _RET_IP_)
+
 /* Size to class pool, made from sa_size_to_class8/128 at load: one load. */
 static struct sa_pool *sa_size_to_pool8[ARRAY_SIZE(sa_size_to_class8)] __ro_after_init;
 static struct sa_pool *sa_size_to_pool128[ARRAY_SIZE(sa_size_to_class128)] __ro_after_init;
@@ -232,7 +239,7 @@ static unsigned long sa_pcpu_take_retired(struct sa_pcpu *c, int node)
 		obj = sa_span_adopt(s);
 		if (!obj)
 			continue;
-		if (c->span)
+		if (sa_pcpu_span(c))
 			c->retired[i] = c->span;
 		else
 			sa_pcpu_unretire(c, i);
@@ -268,7 +275,7 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 		return 0;
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(s->node == numa_mem_id() && sa_pcpu_enter(c))) {
-		old = c->span;
+		old = sa_pcpu_span(c);
 		c->span = s;
 		WRITE_ONCE(s->owner, c);
 		obj = sa_span_next_free(s);
@@ -292,26 +299,29 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 
 /*
  * Zero an object of @len bytes, a multiple of 8: up to 64 bytes by
- * overlapping word stores from both ends (no call, no loop), else memset().
- * Return: @p.
+ * overlapping word stores from both ends (no call, no loop), the smallest
+ * sizes, the most frequent, first; else memset(). Return: @p.
  */
 static __always_inline void *sa_zero(void *p, unsigned int len)
 {
 	u64 *q = p, *e = p + len;
 
+	if (likely(len <= 16)) {
+		q[0] = 0;
+		e[-1] = 0;
+		return p;
+	}
 	if (len > 64)
 		return memset(p, 0, len);
 	q[0] = 0;
+	q[1] = 0;
+	e[-2] = 0;
 	e[-1] = 0;
-	if (len > 16) {
-		q[1] = 0;
-		e[-2] = 0;
-		if (len > 32) {
-			q[2] = 0;
-			q[3] = 0;
-			e[-4] = 0;
-			e[-3] = 0;
-		}
+	if (len > 32) {
+		q[2] = 0;
+		q[3] = 0;
+		e[-4] = 0;
+		e[-3] = 0;
 	}
 	return p;
 }
@@ -329,7 +339,7 @@ static unsigned long sa_pcpu_take(struct sa_pool *pool, int node)
 
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(sa_pcpu_enter(c))) {
-		struct sa_span *s = c->span;
+		struct sa_span *s = sa_pcpu_span(c);
 
 		if (likely(s) && (node == NUMA_NO_NODE || node == s->node)) {
 			got = sa_span_next_free(s);
@@ -340,6 +350,21 @@ static unsigned long sa_pcpu_take(struct sa_pool *pool, int node)
 	}
 	put_cpu_ptr(pool->pcpu);
 	return got;
+}
+
+/*
+ * A gfp that may sleep, in atomic context: reported, and the allocation
+ * refused (true), before anything sleeps. Every path that may sleep checks:
+ * the full ones (sa_fix_flags()) and a refill; the fast path only with
+ * CONFIG_DEBUG_ATOMIC_SLEEP (sa_gfp_plain()).
+ */
+static __always_inline bool sa_sleep_refused(gfp_t flags, unsigned long caller)
+{
+	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) || likely(!gfpflags_allow_blocking(flags)) ||
+	    likely(preemptible()))
+		return false;
+	sa_report("sleeping gfp flags in atomic context, refused", NULL, caller);
+	return true;
 }
 
 /* Bytes requested: @req, or 0 for a named cache's object size (read late). */
@@ -359,7 +384,8 @@ static __always_inline void *sa_alloc_finish(struct sa_pool *pool, void *obj, bo
 	 * A constructor's objects keep what it wrote: init_on_alloc skips them,
 	 * as SLUB does; __GFP_ZERO was reported and dropped (sa_pool::gfp_full).
 	 */
-	if (!fresh && want_init_on_alloc(gfp) && !(named && pool->ctor))
+	if (!fresh && (named ? pool->init_zero || ((gfp & __GFP_ZERO) && !pool->ctor) :
+			       want_init_on_alloc(gfp)))
 		obj = sa_zero(obj, pool->usable);
 	sa_kasan_tail(obj, sa_req(pool, req), pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
@@ -376,9 +402,14 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 	unsigned long got;
 	void *obj;
 
+	/* The fast path's miss comes here without it; others call it twice. */
+	might_alloc(gfp);
 	for (;;) {
 		got = sa_pcpu_take(pool, node);
 		if (unlikely(!got)) {
+			/* A refill may sleep: the fast path may not have checked. */
+			if (unlikely(sa_sleep_refused(gfp, caller)))
+				return NULL;
 			got = sa_pool_refill(pool, gfp, node);
 			if (unlikely(!got))
 				return NULL;
@@ -419,11 +450,12 @@ static __always_inline bool sa_pool_hooked(struct sa_pool *pool)
  * @req (bytes requested) may be 0 for a named cache's object size, and
  * @caller 0 for the return address of the exported function this is inlined
  * into: so they are read only on the ways that need them. @named: @pool may
- * be a named cache's.
+ * be a named cache's. @might: call might_alloc(), after the allocation, so
+ * that nothing lives across the call but the object.
  */
 static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp, int node,
 						size_t req, unsigned long caller,
-						const bool named)
+						const bool named, const bool might)
 {
 	unsigned long b, idx;
 	struct sa_pcpu *c;
@@ -433,8 +465,9 @@ static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp,
 	c = get_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto miss;
+	/* No span: SA_NO_SPAN, whose window is empty. */
 	s = c->span;
-	if (unlikely(!s || !s->alloc_cache || (node != NUMA_NO_NODE && node != s->node)))
+	if (unlikely(!s->alloc_cache || (node != NUMA_NO_NODE && node != s->node)))
 		goto miss_exit;
 	b = sa_span_window_first(s, &idx);
 	/* A stray remote bit (see sa_span_window_first()): the full path. */
@@ -445,17 +478,22 @@ static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp,
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_kasan_unpoison(obj, pool->cls->size);
-		return sa_alloc_finish(pool, obj, false, gfp, req, named);
+		obj = sa_alloc_finish(pool, obj, false, gfp, req, named);
+		goto out;
 	}
 	sa_pcpu_exit(c);
 	put_cpu_ptr(pool->pcpu);
 	sa_kasan_unpoison(obj, pool->cls->size);
-	return sa_alloc_finish(pool, obj, true, gfp, req, named);
+	obj = sa_alloc_finish(pool, obj, true, gfp, req, named);
+out:
+	if (might)
+		might_alloc(gfp);
+	return obj;
 miss_exit:
 	sa_pcpu_exit(c);
 miss:
 	put_cpu_ptr(pool->pcpu);
-	return sa_pool_alloc_full(pool, gfp, node, req, caller ?: _RET_IP_);
+	return sa_pool_alloc_full(pool, gfp, node, req, sa_caller(caller));
 }
 
 /* An allocation from @pool, by the fast path if no runtime hook is on. */
@@ -464,7 +502,7 @@ static __always_inline void *sa_pool_alloc(struct sa_pool *pool, gfp_t gfp, int 
 {
 	if (unlikely(!sa_unhooked()))
 		return sa_pool_alloc_full(pool, gfp, node, req, caller);
-	return sa_pool_alloc_fast(pool, gfp, node, req, caller, true);
+	return sa_pool_alloc_fast(pool, gfp, node, req, caller, true, false);
 }
 
 /* Free hooks compiled in: they run on the fast path too. */
@@ -532,6 +570,7 @@ central:
 /*
  * Free a live-looking object of a small span. @full: the runtime hooks may be
  * on (the full path); the fast path passes false and has checked they are off.
+ * @caller: as for sa_caller().
  */
 static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
 					 void *obj, unsigned int idx, unsigned long caller,
@@ -542,13 +581,13 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
-			sa_report("double free", obj, caller);
+			sa_report("double free", obj, sa_caller(caller));
 			return;
 		}
 		sa_kmemleak_free(s, idx, obj);
 		sa_kasan_unpoison(obj, pool->cls->size);
 		if (full && sa_pool_hooked(pool)) {
-			sa_debug_free(pool, s, obj, caller);
+			sa_debug_free(pool, s, obj, sa_caller(caller));
 			if (unlikely(READ_ONCE(s->quarantined)))
 				sa_quarantine(pool, s);
 		} else if (full && want_init_on_free() && !pool->ctor) {
@@ -559,8 +598,12 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	c = get_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto other;
-	/* The span this CPU allocates from, or one it retired: its own. */
-	if (unlikely(READ_ONCE(s->owner) != c)) {
+	/*
+	 * The span this CPU allocates from, or one it retired: its own. Only
+	 * this CPU sets owner to @c or changes it from @c, so a racy plain
+	 * read compares right.
+	 */
+	if (unlikely(data_race(s->owner) != c)) {
 		sa_pcpu_exit(c);
 		goto other;
 	}
@@ -568,7 +611,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	if (unlikely(!sa_span_free_local(s, idx))) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
-		sa_report("double free", obj, caller);
+		sa_report("double free", obj, sa_caller(caller));
 		return;
 	}
 	c->sect_stat[SA_FREE]++;
@@ -577,7 +620,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	return;
 other:
 	put_cpu_ptr(pool->pcpu);
-	sa_pool_free_other(pool, s, obj, idx, caller);
+	sa_pool_free_other(pool, s, obj, idx, sa_caller(caller));
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
@@ -672,15 +715,12 @@ static bool sa_bad_node(int node)
  */
 static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller)
 {
-	if (unlikely(*flags & (__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA))) {
+	if (unlikely(*flags & SA_GFP_ZONES)) {
 		sa_report("highmem/DMA gfp flags are not supported, stripped", NULL, caller);
-		*flags &= ~(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA);
+		*flags &= ~SA_GFP_ZONES;
 	}
-	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && unlikely(gfpflags_allow_blocking(*flags)) &&
-	    unlikely(!preemptible())) {
-		sa_report("sleeping gfp flags in atomic context, refused", NULL, caller);
+	if (unlikely(sa_sleep_refused(*flags, caller)))
 		return false;
-	}
 	might_alloc(*flags);
 	return true;
 }
@@ -729,14 +769,17 @@ static noinline void *sa_alloc_full(size_t size, gfp_t flags, int node, unsigned
 /*
  * The gfp checks of sa_fix_flags() that may report or refuse, with the flags
  * @full the pool leaves to the full path (sa_pool::gfp_full). Return: true
- * if none can, so the fast path needs only might_alloc().
+ * if none can, so the fast path needs only might_alloc(). The fast path
+ * cannot sleep (might_alloc()'s cond_resched() does not in atomic context):
+ * it checks the context only where might_alloc() does, on a kernel with
+ * CONFIG_DEBUG_ATOMIC_SLEEP, and refuses before might_sleep() would warn.
  */
 static __always_inline bool sa_gfp_plain(gfp_t flags, gfp_t full)
 {
 	if (unlikely(flags & full))
 		return false;
-	return !IS_ENABLED(CONFIG_PREEMPT_COUNT) || !gfpflags_allow_blocking(flags) ||
-	       likely(preemptible());
+	return !IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP) || !IS_ENABLED(CONFIG_PREEMPT_COUNT) ||
+	       !gfpflags_allow_blocking(flags) || likely(preemptible());
 }
 
 /*
@@ -748,9 +791,8 @@ static __always_inline void *sa_alloc(size_t size, gfp_t flags, int node, unsign
 {
 	if (unlikely(size - 1 >= SPANALLOC_MAX_SMALL || sa_bad_node(node) ||
 		     !sa_gfp_plain(flags, SA_GFP_ZONES) || !sa_unhooked()))
-		return sa_alloc_full(size, flags, node, caller ?: _RET_IP_);
-	might_alloc(flags);
-	return sa_pool_alloc_fast(sa_size_to_pool(size), flags, node, size, caller, false);
+		return sa_alloc_full(size, flags, node, sa_caller(caller));
+	return sa_pool_alloc_fast(sa_size_to_pool(size), flags, node, size, caller, false, true);
 }
 
 /**
@@ -785,7 +827,7 @@ void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
 EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 
 /* Every free but the fast path's: checks and reports, large objects, hooks. */
-static noinline void sa_free_full(const void *p, struct spanalloc_cache *cache,
+static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 				  unsigned long caller)
 {
 	struct sa_span *s;
@@ -811,38 +853,52 @@ static noinline void sa_free_full(const void *p, struct spanalloc_cache *cache,
 		sa_large_free(s);
 }
 
+/* A named cache's pool, without touching the cache: NULL for a NULL cache. */
+static __always_inline struct sa_pool *sa_cache_pool(struct spanalloc_cache *cache)
+{
+	static_assert(offsetof(struct spanalloc_cache, pool) == 0);
+	return (struct sa_pool *)cache;
+}
+
 /*
  * The fast path: an object of a small span, of @cache if given, with no
  * runtime hook on. Anything else, a mistake included, goes to sa_free_full(),
  * which checks in the documented order and reports. @caller: 0 for the
  * return address of the exported function this is inlined into (read only
- * if needed).
+ * if needed). @named: spanalloc_cache_free(), whose NULL @cache is a mistake.
  */
 static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
-				    unsigned long caller)
+				    unsigned long caller, const bool named)
 {
 	struct sa_span *s;
 	unsigned int idx;
 
-	/* A named cache's NULL still goes to the destroyed-cache check. */
-	if (unlikely(ZERO_OR_NULL_PTR(p))) {
-		if (cache)
-			goto full;
-		return;
-	}
+	/*
+	 * NULL and ZERO_SIZE_PTR: on x86-64 they lie far below the direct map,
+	 * and __sa_lookup() sends them to the full path, which ignores them
+	 * (or, for a named cache, checks the cache first).
+	 */
+	if (!IS_ENABLED(CONFIG_X86_64) && unlikely(ZERO_OR_NULL_PTR(p)))
+		goto full;
 	s = __sa_lookup(p, false);
-	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
+	/* Compared once: a racy plain read (the full path reads it again). */
+	if (unlikely(!s || data_race(s->state) != SA_SPAN_SMALL))
 		goto full;
 	if (unlikely(!sa_span_obj_start(s, p, &idx)))
 		goto full;
-	if (cache && unlikely(s->pool != &cache->pool))
+	/* A small span has a pool: this also refuses a NULL cache. */
+	if ((named || cache) && unlikely(s->pool != sa_cache_pool(cache)))
 		goto full;
 	if (unlikely(!sa_unhooked()))
 		goto full;
-	sa_pool_free(s->pool, s, (void *)p, idx, caller ?: _RET_IP_, false);
+	sa_pool_free(s->pool, s, (void *)p, idx, caller, false);
 	return;
 full:
-	sa_free_full(p, cache, caller ?: _RET_IP_);
+	if (named && unlikely(!cache)) {
+		sa_report("cache_free to a NULL cache", p, sa_caller(caller));
+		return;
+	}
+	sa_free_full(cache, p, sa_caller(caller));
 }
 
 /**
@@ -856,7 +912,7 @@ full:
  */
 void spanalloc_free(const void *p)
 {
-	sa_free(p, NULL, 0);
+	sa_free(p, NULL, 0, false);
 }
 EXPORT_SYMBOL_GPL(spanalloc_free);
 
@@ -914,7 +970,7 @@ void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
 	void *n;
 
 	if (unlikely(!new_size)) {
-		sa_free(p, NULL, _RET_IP_);
+		sa_free(p, NULL, _RET_IP_, false);
 		return ZERO_SIZE_PTR;
 	}
 	if (ZERO_OR_NULL_PTR(p))
@@ -931,7 +987,7 @@ void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
 	if (!n)
 		return NULL;
 	memcpy(n, p, old);
-	sa_free(p, NULL, _RET_IP_);
+	sa_free(p, NULL, _RET_IP_, false);
 	return n;
 }
 EXPORT_SYMBOL_GPL(spanalloc_realloc);
@@ -1014,7 +1070,7 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 	while (i < nr) {
 		c = get_cpu_ptr(pool->pcpu);
 		if (likely(sa_pcpu_enter(c))) {
-			if (likely(c->span))
+			if (likely(sa_pcpu_span(c)))
 				i = sa_span_take_bulk(c->span, p, i, nr);
 			sa_pcpu_exit(c);
 		}
@@ -1043,7 +1099,7 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 	if (likely(i == nr))
 		return nr;
 	while (i--)
-		sa_free_full(p[i], NULL, caller);
+		sa_free_full(NULL, p[i], caller);
 	return 0;
 }
 
@@ -1066,7 +1122,7 @@ static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags
 	return nr;
 fail:
 	while (i--)
-		sa_free(p[i], cache, caller);
+		sa_free(p[i], cache, caller, false);
 	return 0;
 }
 
@@ -1144,7 +1200,7 @@ static void sa_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p,
 	while (i < nr) {
 		i = sa_free_bulk_run(cache, nr, p, i);
 		if (i < nr)
-			sa_free(p[i++], cache, caller);
+			sa_free(p[i++], cache, caller, false);
 	}
 }
 
@@ -1297,10 +1353,6 @@ fail:
 EXPORT_SYMBOL_GPL(spanalloc_cache_create);
 
 /*
- * Apply this CPU's batch of frees of @pool, give its retired spans back to
- * the central list, and the span it allocates from too if @current_too.
- */
-/*
  * Empty @c for a give-back: its batch of frees applied (emptied spans onto
  * @empty), its retired spans, and its current one too if @current_too, moved
  * to @out (SA_RETIRED + 1 entries), none owned any more.
@@ -1313,9 +1365,9 @@ static unsigned int sa_pcpu_detach(struct sa_pool *pool, struct sa_pcpu *c, bool
 {
 	unsigned int i, n = 0;
 
-	if (current_too && c->span) {
+	if (current_too && sa_pcpu_span(c)) {
 		out[n++] = c->span;
-		c->span = NULL;
+		c->span = SA_NO_SPAN;
 	}
 	for (i = 0; i < c->nr_retired; i++)
 		out[n++] = c->retired[i];
@@ -1327,6 +1379,10 @@ static unsigned int sa_pcpu_detach(struct sa_pool *pool, struct sa_pcpu *c, bool
 	return n;
 }
 
+/*
+ * Apply this CPU's batch of frees of @pool, give its retired spans back to
+ * the central list, and the span it allocates from too if @current_too.
+ */
 static void sa_pool_give_back(struct sa_pool *pool, bool current_too)
 {
 	struct sa_span *out[SA_RETIRED + 1];
@@ -1546,8 +1602,7 @@ void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
 	if (unlikely(!cache || data_race(cache->destroyed) ||
 		     !sa_gfp_plain(flags, cache->pool.gfp_full) || !sa_unhooked()))
 		return sa_cache_alloc_full(cache, flags, _RET_IP_);
-	might_alloc(flags);
-	return sa_pool_alloc_fast(&cache->pool, flags, NUMA_NO_NODE, 0, 0, true);
+	return sa_pool_alloc_fast(&cache->pool, flags, NUMA_NO_NODE, 0, 0, true, true);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
 
@@ -1562,11 +1617,7 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_alloc);
  */
 void spanalloc_cache_free(struct spanalloc_cache *cache, void *p)
 {
-	if (unlikely(!cache)) {
-		sa_report("cache_free to a NULL cache", p, _RET_IP_);
-		return;
-	}
-	sa_free(p, cache, 0);
+	sa_free(p, cache, 0, true);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_free);
 
@@ -1809,7 +1860,7 @@ unsigned int spanalloc_debug_cpu_spans(int cpu)
 	for (pool = sa_pool_next(NULL); pool; pool = sa_pool_next(pool)) {
 		struct sa_pcpu *c = per_cpu_ptr(pool->pcpu, cpu);
 
-		n += !!READ_ONCE(c->span) + READ_ONCE(c->nr_retired);
+		n += !!sa_pcpu_span(c) + READ_ONCE(c->nr_retired);
 	}
 	mutex_unlock(&sa_pools_mutex);
 	return n;

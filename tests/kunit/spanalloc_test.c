@@ -1689,27 +1689,54 @@ static void bad_bulk_counts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
 }
 
+/*
+ * A sleeping gfp in atomic context is reported and refused before anything
+ * sleeps: on every call with CONFIG_DEBUG_ATOMIC_SLEEP (where might_sleep()
+ * would warn), else wherever spanalloc could sleep: a refill (here a new
+ * cache's first allocation) and a large object.
+ */
 static void bad_gfp_sleeping_in_atomic(struct kunit *test)
 {
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_atomic", 64, 0, 0, NULL);
+	int errors = 0;
 	void *p;
 
+	KUNIT_ASSERT_NOT_NULL(test, c);
 	preempt_disable();
-	p = spanalloc_alloc(64, GFP_KERNEL);
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
 	preempt_enable();
 	KUNIT_EXPECT_NULL(test, p);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, ++errors);
+	if (IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP)) {
+		/* Even where the fast path has an object. */
+		p = spanalloc_alloc(64, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		preempt_disable();
+		KUNIT_EXPECT_NULL(test, spanalloc_alloc(64, GFP_KERNEL));
+		KUNIT_EXPECT_NULL(test, spanalloc_cache_alloc(c, GFP_KERNEL));
+		preempt_enable();
+		spanalloc_free(p);
+		errors += 2;
+		KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
+	}
 	local_irq_disable();
 	p = spanalloc_alloc(100 << 10, GFP_KERNEL);
 	local_irq_enable();
 	KUNIT_EXPECT_NULL(test, p);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, ++errors);
 	/* The same in atomic context with GFP_ATOMIC is fine. */
 	preempt_disable();
 	p = spanalloc_alloc(64, GFP_ATOMIC);
 	preempt_enable();
 	KUNIT_EXPECT_NOT_NULL(test, p);
 	spanalloc_free(p);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	preempt_disable();
+	p = spanalloc_cache_alloc(c, GFP_ATOMIC);
+	preempt_enable();
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	spanalloc_cache_free(c, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
+	spanalloc_cache_destroy(c);
 }
 
 static void bad_gfp_zero_with_ctor(struct kunit *test)
