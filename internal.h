@@ -527,6 +527,28 @@ static __always_inline unsigned int sa_span_index(const struct sa_span *s, const
 	return (unsigned int)(((u64)off * s->div_mul) >> 32);
 }
 
+/*
+ * Is byte @off of a span with geometry @div_mul and @nelems the first byte
+ * of an object? Its index goes to @idx. For sa_span_obj_start(), and loops
+ * that keep the geometry in registers.
+ */
+static __always_inline bool sa_obj_start(unsigned long off, u32 div_mul, unsigned int nelems,
+					 unsigned int *idx)
+{
+	u64 prod = (u64)off * div_mul;
+
+	/*
+	 * The low half of the product is below div_mul exactly at an object's
+	 * start. With div_mul = m = U32_MAX / size + 1, size * m = 2^32 + e,
+	 * 0 <= e < size; for off = idx * size + r (r < size, idx <= nelems) in
+	 * a span of at most 32 KiB: off * m = idx * 2^32 + idx * e + r * m,
+	 * where idx * e < 2^16 < 2^17 <= m, and (idx + 1) * e < m keeps the
+	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
+	 */
+	*idx = prod >> 32;
+	return (u32)prod < div_mul && *idx < nelems;
+}
+
 /**
  * sa_span_obj_start() - is @p the first byte of one of @s's objects?
  * @s: a small span
@@ -541,14 +563,7 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 {
 	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
 
-	/*
-	 * The low half of the product is below div_mul exactly at an object's
-	 * start. With div_mul = m = U32_MAX / size + 1, size * m = 2^32 + e,
-	 * 0 <= e < size; for off = idx * size + r (r < size, idx <= nelems) in
-	 * a span of at most 32 KiB: off * m = idx * 2^32 + idx * e + r * m,
-	 * where idx * e < 2^16 < 2^17 <= m, and (idx + 1) * e < m keeps the
-	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
-	 */
+	/* sa_obj_start(), with the geometry read as late as it is needed. */
 	*idx = prod >> 32;
 	return (u32)prod < s->div_mul && *idx < s->nelems;
 }

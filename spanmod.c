@@ -712,14 +712,17 @@ static bool sa_bad_node(int node)
  * Check the caller's gfp flags, as kmalloc_fix_flags() and might_alloc() do:
  * zone modifiers are stripped with a report; a flag that may sleep in atomic
  * context is reported and the allocation refused (false), before it sleeps.
+ * @lazy: the caller checks the context before each refill itself, so here
+ * only with CONFIG_DEBUG_ATOMIC_SLEEP (as the fast path, sa_gfp_plain()).
  */
-static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller)
+static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller, const bool lazy)
 {
 	if (unlikely(*flags & SA_GFP_ZONES)) {
 		sa_report("highmem/DMA gfp flags are not supported, stripped", NULL, caller);
 		*flags &= ~SA_GFP_ZONES;
 	}
-	if (unlikely(sa_sleep_refused(*flags, caller)))
+	if ((!lazy || IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP)) &&
+	    unlikely(sa_sleep_refused(*flags, caller)))
 		return false;
 	might_alloc(*flags);
 	return true;
@@ -757,7 +760,7 @@ static noinline void *sa_alloc_full(size_t size, gfp_t flags, int node, unsigned
 		sa_report("allocation on an invalid NUMA node", NULL, caller);
 		return NULL;
 	}
-	if (unlikely(!sa_fix_flags(&flags, caller)))
+	if (unlikely(!sa_fix_flags(&flags, caller, false)))
 		return NULL;
 	if (static_branch_unlikely(&sa_debug_active) && sa_debug_all)
 		return sa_alloc_debug(size, flags, node, caller);
@@ -1012,16 +1015,16 @@ static bool sa_bulk_args_ok(size_t nr, void **p, unsigned long caller)
 static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, size_t i,
 						size_t nr)
 {
-	unsigned long cache = s->alloc_cache, base = s->base, got;
-	unsigned int fi = s->freeindex, dirty = s->dirty_end, esz = s->elemsize;
-	unsigned int taken = 0;
+	unsigned long cache = s->alloc_cache, base = s->base, fi = s->freeindex, got;
+	unsigned long dirty = s->dirty_end, esz = s->elemsize;
+	size_t start = i;
 
 	while (i < nr) {
-		unsigned int idx;
+		unsigned long idx;
 
 		if (!cache) {
 			s->alloc_cache = 0;
-			s->alloc_count += taken;
+			s->alloc_count += i - start;
 			s->dirty_end = dirty;
 			got = sa_span_next_free(s);
 			if (!got)
@@ -1030,7 +1033,7 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 			cache = s->alloc_cache;
 			fi = s->freeindex;
 			dirty = s->dirty_end;
-			taken = 0;
+			start = i;
 			continue;
 		}
 		idx = fi + __ffs(cache);
@@ -1039,16 +1042,15 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 		if (unlikely(test_bit(idx, s->remote_free)))
 			continue;
 		__set_bit(idx, s->alloc_bits);
-		got = base + (unsigned long)idx * esz;
+		got = base + idx * esz;
 		if (idx >= dirty) {
 			dirty = idx + 1;
 			got |= SA_FRESH;
 		}
 		p[i++] = (void *)got;
-		taken++;
 	}
 	s->alloc_cache = cache;
-	s->alloc_count += taken;
+	s->alloc_count += i - start;
 	s->dirty_end = dirty;
 	return i;
 }
@@ -1058,24 +1060,53 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
  * CPU's cache unless its span runs out (then one more per refill), and
  * finish them outside it. All or nothing.
  */
+/*
+ * Hand out the @n objects a bulk allocation took into @p (each with SA_FRESH
+ * if still zero): unpoison, zero them if @zero, tell kmemleak. Inlined under
+ * tests of @len, so that sa_zero() tests the size once per call.
+ */
+static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_t n,
+					   unsigned int len, size_t req, gfp_t gfp, bool zero)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		unsigned long got = (unsigned long)p[j];
+		void *obj = (void *)got;
+
+		/* Most are not fresh: the array is written only for those that are. */
+		if (unlikely(got & SA_FRESH)) {
+			obj = (void *)(got & ~SA_FRESH);
+			p[j] = obj;
+		}
+		sa_kasan_unpoison(obj, pool->cls->size);
+		if (zero && !(got & SA_FRESH))
+			sa_zero(obj, len);
+		sa_kasan_tail(obj, req, pool->cls->size);
+		sa_kmemleak_alloc(obj, pool->cls->size, gfp);
+	}
+}
+
 static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void **p,
 			      size_t req, unsigned long caller)
 {
 	unsigned int len = pool->usable;
 	unsigned long got;
 	struct sa_pcpu *c;
-	size_t i = 0, j;
-	bool zero;
+	size_t i = 0;
 
 	while (i < nr) {
 		c = get_cpu_ptr(pool->pcpu);
 		if (likely(sa_pcpu_enter(c))) {
-			if (likely(sa_pcpu_span(c)))
+			if (likely(c->span != SA_NO_SPAN))
 				i = sa_span_take_bulk(c->span, p, i, nr);
 			sa_pcpu_exit(c);
 		}
 		put_cpu_ptr(pool->pcpu);
 		if (i < nr) {
+			/* A refill may sleep: the gate checked only in debug kernels. */
+			if (unlikely(sa_sleep_refused(gfp, caller)))
+				break;
 			got = sa_pool_refill(pool, gfp, NUMA_NO_NODE);
 			if (unlikely(!got))
 				break;
@@ -1083,19 +1114,17 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 		}
 	}
 	this_cpu_add(pool->pcpu->stat[SA_ALLOC], i);
-	zero = sa_want_zero(pool, gfp);
-	for (j = 0; j < i; j++) {
-		void *obj;
-
-		got = (unsigned long)p[j];
-		obj = (void *)(got & ~SA_FRESH);
-		sa_kasan_unpoison(obj, pool->cls->size);
-		if (zero && !(got & SA_FRESH))
-			sa_zero(obj, len);
-		sa_kasan_tail(obj, req, pool->cls->size);
-		sa_kmemleak_alloc(obj, pool->cls->size, gfp);
-		p[j] = obj;
-	}
+	/* The zeroing decision and the size tests once for all objects. */
+	if (!sa_want_zero(pool, gfp))
+		sa_bulk_finish(pool, p, i, len, req, gfp, false);
+	else if (len <= 16)
+		sa_bulk_finish(pool, p, i, len, req, gfp, true);
+	else if (len <= 32)
+		sa_bulk_finish(pool, p, i, len, req, gfp, true);
+	else if (len <= 64)
+		sa_bulk_finish(pool, p, i, len, req, gfp, true);
+	else
+		sa_bulk_finish(pool, p, i, len, req, gfp, true);
 	if (likely(i == nr))
 		return nr;
 	while (i--)
@@ -1135,11 +1164,13 @@ fail:
 static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **p,
 			       size_t i)
 {
+	unsigned int nelems, fi;
 	unsigned long base, size;
-	unsigned int done = 0;
 	struct sa_pool *pool;
 	struct sa_span *s;
 	struct sa_pcpu *c;
+	size_t start;
+	u32 div_mul;
 
 	if (unlikely(ZERO_OR_NULL_PTR(p[i])))
 		return i;
@@ -1149,8 +1180,11 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 	pool = s->pool;
 	if ((cache && unlikely(pool != &cache->pool)) || unlikely(!sa_unhooked()))
 		return i;
+	/* Constant while the span is small: kept in registers for the loop. */
 	base = s->base;
 	size = (unsigned long)s->npages << PAGE_SHIFT;
+	div_mul = s->div_mul;
+	nelems = s->nelems;
 	c = get_cpu_ptr(pool->pcpu);
 	if (likely(sa_pcpu_enter(c))) {
 		if (unlikely(c->span != s)) {
@@ -1158,30 +1192,33 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			put_cpu_ptr(pool->pcpu);
 			return i;
 		}
-		for (; i < nr; i++) {
+		fi = s->freeindex;
+		for (start = i; i < nr; i++) {
 			void *obj = p[i];
+			unsigned long off = (unsigned long)obj - base;
 			unsigned int idx;
 
 			/* Another span (or NULL: it wraps) ends the run. */
-			if ((unsigned long)obj - base >= size)
+			if (off >= size)
 				break;
-			if (unlikely(!sa_span_obj_start(s, obj, &idx)))
+			if (unlikely(!sa_obj_start(off, div_mul, nelems, &idx)))
 				break;
-			/* Not live: sa_free() reports it. */
-			if (unlikely(!sa_span_obj_live(s, idx)))
+			/* Not live (freed remotely, or not allocated): sa_free() reports it. */
+			if (unlikely(test_bit(idx, s->remote_free) ||
+				     !__test_and_clear_bit(idx, s->alloc_bits)))
 				break;
 			if (sa_free_hooks_built()) {
 				sa_kmemleak_free(s, idx, obj);
 				sa_kasan_unpoison(obj, pool->cls->size);
 				sa_kasan_free(obj, pool->cls->size);
 			}
-			__clear_bit(idx, s->alloc_bits);
-			s->alloc_count--;
-			sa_span_window_return(s, idx);
-			done++;
+			/* sa_span_window_return(), with the window's start in a register. */
+			if (likely(idx - fi < BITS_PER_LONG))
+				__set_bit(idx - fi, &s->alloc_cache);
 		}
+		s->alloc_count -= i - start;
+		c->sect_stat[SA_FREE] += i - start;
 		sa_pcpu_exit(c);
-		this_cpu_add(pool->pcpu->stat[SA_FREE], done);
 	}
 	put_cpu_ptr(pool->pcpu);
 	return i;
@@ -1560,9 +1597,12 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_destroy);
 
-/* Checks common to the cache allocation calls; false refuses the call. */
+/*
+ * Checks common to the cache allocation calls; false refuses the call.
+ * @lazy: as for sa_fix_flags().
+ */
 static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t *flags,
-					    unsigned long caller)
+					    unsigned long caller, const bool lazy)
 {
 	if (unlikely(!cache)) {
 		sa_report("allocation from a NULL cache", NULL, caller);
@@ -1576,14 +1616,14 @@ static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t
 		sa_report("__GFP_ZERO with a constructor cache, ignored", cache->name, caller);
 		*flags &= ~__GFP_ZERO;
 	}
-	return sa_fix_flags(flags, caller);
+	return sa_fix_flags(flags, caller, lazy);
 }
 
 /* Every allocation from a named cache but the fast path's: checks and reports. */
 static noinline void *sa_cache_alloc_full(struct spanalloc_cache *cache, gfp_t flags,
 					  unsigned long caller)
 {
-	if (unlikely(!sa_cache_usable(cache, &flags, caller)))
+	if (unlikely(!sa_cache_usable(cache, &flags, caller, false)))
 		return NULL;
 	return sa_pool_alloc(&cache->pool, flags, NUMA_NO_NODE, cache->object_size, caller);
 }
@@ -1636,7 +1676,7 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_free);
 int spanalloc_cache_alloc_bulk(struct spanalloc_cache *cache, gfp_t flags, size_t nr,
 			       void **p)
 {
-	if (unlikely(!sa_cache_usable(cache, &flags, _RET_IP_)))
+	if (unlikely(!sa_cache_usable(cache, &flags, _RET_IP_, true)))
 		return 0;
 	return sa_alloc_bulk(cache, 0, flags, nr, p, _RET_IP_);
 }

@@ -7,7 +7,7 @@ and single-steps it to its return, writing every instruction executed to
 FP_TRACE. Outside gdb, with the trace, the guest's /proc/kallsyms and the
 modules' .text addresses, it cuts the trace at sab_fastpath_run()'s nop
 markers (one pair of each API: spanalloc cache, spanalloc size, kmem_cache,
-kmalloc) and prints, per pair, the instructions executed by function, and
+kmalloc; then a bulk pair of 16 objects of each cache API) and prints, per pair, the instructions executed by function, and
 with -v every instruction.
 """
 import bisect
@@ -20,7 +20,9 @@ import sys
 APIS = ["spanalloc_cache_alloc + spanalloc_cache_free",
         "spanalloc_alloc + spanalloc_free",
         "kmem_cache_alloc + kmem_cache_free",
-        "kmalloc + kfree"]
+        "kmalloc + kfree",
+        "spanalloc_cache_alloc_bulk + spanalloc_cache_free_bulk (16 objects)",
+        "kmem_cache_alloc_bulk + kmem_cache_free_bulk (16 objects)"]
 
 
 def step():
@@ -78,8 +80,8 @@ def report(trace, kallsyms, mods, verbose):
                 continue
             nops = 0
             segs[-1].append((fn, ins))
-    if len(segs) < 5:
-        sys.exit("fastpath-trace: %d pairs in the trace, want 4" % (len(segs) - 1))
+    if len(segs) < len(APIS) + 1:
+        sys.exit("fastpath-trace: %d pairs in the trace, want %d" % (len(segs) - 1, len(APIS)))
     print("| pair | instructions | by function |")
     print("|---|---:|---|")
     for api, seg in zip(APIS, segs):

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make fastpath: the exact instructions of one hot allocate+free pair of
-# spanalloc's cache and size APIs and of SLUB's kmem_cache and kmalloc, on
+# spanalloc's cache and size APIs and of SLUB's kmem_cache and kmalloc, and
+# of a bulk allocation and free of 16 objects of each cache API, on
 # the benchmark's kernel (Debian's stock 6.12, init_on_alloc on) under
 # QEMU -icount. The benchmark module (mode=fastpath) warms each pair up;
 # gdb single-steps sab_fastpath_run() through QEMU's gdbstub, and
@@ -94,7 +95,8 @@ wait $qpid || true
 grep -aq FP-DONE "$dir/console.log" || die "the guest did not finish ($dir/console.log)"
 # shellcheck disable=SC2031
 {
-	echo "One hot allocate+free pair of $size B after 2,000 warm-up pairs, kernel $kver"
+	echo "One hot allocate+free pair of $size B (and one bulk pair of 16 such objects)"
+	echo "after 2,000 warm-up rounds, kernel $kver"
 	echo "(Debian's stock image, init_on_alloc on), QEMU -icount, single-stepped by gdb:"
 	echo "every instruction executed, the benchmark's call and its argument set-up included."
 	echo

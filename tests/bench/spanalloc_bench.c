@@ -2117,8 +2117,13 @@ static unsigned int fastpath_size = 16;
 module_param(fastpath_size, uint, 0444);
 MODULE_PARM_DESC(fastpath_size, "fastpath: object size (default 16)");
 
+/* Scenario 3's bulk calls, traced too: SAB_FP_BULK objects. */
+#define SAB_FP_BULK	16
+static void *sab_fp_bulk[SAB_FP_BULK];
+
 /*
- * One allocate+free pair of each API, in the order of enum sab_api, each
+ * One allocate+free pair of each API, in the order of enum sab_api, then a
+ * bulk allocation and free of SAB_FP_BULK objects with each cache API, each
  * followed by three nops: the host single-steps this function in QEMU's
  * gdbstub and cuts its instruction trace at the nops.
  */
@@ -2132,6 +2137,12 @@ static noinline void sab_fastpath_run(void)
 	asm volatile("nop; nop; nop" ::: "memory");
 	sab_put(&sab_fp[3], SAB_SL_KMALLOC, sab_get(&sab_fp[3], SAB_SL_KMALLOC));
 	asm volatile("nop; nop; nop" ::: "memory");
+	if (spanalloc_cache_alloc_bulk(sab_fp[0].sc, GFP_KERNEL, SAB_FP_BULK, sab_fp_bulk))
+		spanalloc_cache_free_bulk(sab_fp[0].sc, SAB_FP_BULK, sab_fp_bulk);
+	asm volatile("nop; nop; nop" ::: "memory");
+	if (kmem_cache_alloc_bulk(sab_fp[2].kc, GFP_KERNEL, SAB_FP_BULK, sab_fp_bulk))
+		kmem_cache_free_bulk(sab_fp[2].kc, SAB_FP_BULK, sab_fp_bulk);
+	asm volatile("nop; nop; nop" ::: "memory");
 }
 
 /* Writing to sabench/fastpath warms each pair up, then runs sab_fastpath_run(). */
@@ -2139,9 +2150,15 @@ static ssize_t sab_fp_write(struct file *f, const char __user *buf, size_t len, 
 {
 	unsigned int i, k;
 
-	for (i = 0; i < 2000; i++)
+	for (i = 0; i < 2000; i++) {
 		for (k = 0; k < ARRAY_SIZE(sab_fp); k++)
 			sab_put_any(&sab_fp[k], sab_get_any(&sab_fp[k]));
+		if (spanalloc_cache_alloc_bulk(sab_fp[0].sc, GFP_KERNEL, SAB_FP_BULK,
+					       sab_fp_bulk))
+			spanalloc_cache_free_bulk(sab_fp[0].sc, SAB_FP_BULK, sab_fp_bulk);
+		if (kmem_cache_alloc_bulk(sab_fp[2].kc, GFP_KERNEL, SAB_FP_BULK, sab_fp_bulk))
+			kmem_cache_free_bulk(sab_fp[2].kc, SAB_FP_BULK, sab_fp_bulk);
+	}
 	sab_fastpath_run();
 	return len;
 }

@@ -1693,19 +1693,25 @@ static void bad_bulk_counts(struct kunit *test)
  * A sleeping gfp in atomic context is reported and refused before anything
  * sleeps: on every call with CONFIG_DEBUG_ATOMIC_SLEEP (where might_sleep()
  * would warn), else wherever spanalloc could sleep: a refill (here a new
- * cache's first allocation) and a large object.
+ * cache's first allocation, single or bulk) and a large object.
  */
 static void bad_gfp_sleeping_in_atomic(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_atomic", 64, 0, 0, NULL);
-	int errors = 0;
-	void *p;
+	void *p, *objs[4];
+	int errors = 0, n;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	preempt_disable();
 	p = spanalloc_cache_alloc(c, GFP_KERNEL);
 	preempt_enable();
 	KUNIT_EXPECT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, ++errors);
+	/* A bulk allocation too: all or nothing, nothing taken. */
+	preempt_disable();
+	n = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(objs), objs);
+	preempt_enable();
+	KUNIT_EXPECT_EQ(test, n, 0);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, ++errors);
 	if (IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP)) {
 		/* Even where the fast path has an object. */
