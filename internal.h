@@ -206,10 +206,10 @@ static inline struct sa_span *sa_pcpu_span(const struct sa_pcpu *c)
 static __always_inline bool sa_pcpu_enter(struct sa_pcpu *c)
 {
 	/*
-	 * A plain read: only this CPU writes @busy, and an interrupt that set
-	 * it has cleared it again before it returns.
+	 * A racy plain read: only this CPU writes @busy, and an interrupt that
+	 * set it has cleared it again before it returns.
 	 */
-	if (unlikely(c->busy))
+	if (unlikely(data_race(c->busy)))
 		return false;
 	WRITE_ONCE(c->busy, true);
 	barrier();
@@ -268,6 +268,7 @@ struct sa_pool {
 	gfp_t gfp_full;			/* gfp flags for the full path (sa_pool_init()) */
 	bool init_zero;			/* init_on_alloc (fixed at boot), no constructor */
 	bool debug;			/* poison, red zone, checks (debug.c) */
+	bool hooks_ref;			/* holds a reference on sa_hooks (debug) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */
 };
 
@@ -361,9 +362,9 @@ struct spanalloc_ptr_info {
 #define SA_GFP_ZONES	(__GFP_HIGHMEM | __GFP_DMA32 | __GFP_DMA)
 
 /*
- * On while a runtime hook wants the full paths: debug mode, a spanalloc
- * trace event, init_on_free (a reference each). The fast paths test only
- * this key; the full paths look at each hook.
+ * On while a runtime hook wants the full paths: a pool in debug mode, a
+ * spanalloc trace event, init_on_free (a reference each). The fast paths
+ * test only this key; the full paths look at each hook.
  */
 DECLARE_STATIC_KEY_FALSE(sa_hooks);
 int sa_trace_reg(void);
@@ -486,7 +487,8 @@ struct sa_pool *sa_pool_next(struct sa_pool *pool);
 /* debug.c: debug mode, in the spirit of slab_debug=FZP */
 #define SA_DBG_META	24	/* red zone, alloc and free call sites */
 DECLARE_STATIC_KEY_FALSE(sa_debug_active);
-void sa_hooks_debug_on(void);
+void sa_hooks_debug_on(struct sa_pool *pool);
+void sa_hooks_debug_off(struct sa_pool *pool);
 extern bool sa_debug_all;
 void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
 bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);

@@ -624,7 +624,7 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->max_retired = min_t(unsigned int, SA_RETIRED_PAGES / pool->cls->npages,
 				  SA_RETIRED);
 	if (debug)
-		sa_hooks_debug_on();
+		sa_hooks_debug_on(pool);
 	pool->ctor = ctor;
 	/* The full path reports __GFP_ZERO for a constructor's objects. */
 	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
@@ -683,4 +683,5 @@ void sa_pool_destroy(struct sa_pool *pool)
 	}
 	free_percpu(pool->pcpu);
 	pool->pcpu = NULL;
+	sa_hooks_debug_off(pool);
 }

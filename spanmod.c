@@ -62,16 +62,24 @@ static __always_inline struct sa_pool *sa_size_to_pool(size_t size)
 				  SA_LARGE_SIZE_DIV];
 }
 
-static atomic_t sa_hooks_debug = ATOMIC_INIT(0);
-
-/* Debug mode is on for a pool: sa_debug_active, and sa_hooks for good. */
-void sa_hooks_debug_on(void)
+/*
+ * Debug mode is on for a pool: sa_debug_active for good, and a reference on
+ * sa_hooks for as long as the pool lives (sa_hooks_debug_off()).
+ */
+void sa_hooks_debug_on(struct sa_pool *pool)
 {
 	static_branch_enable(&sa_debug_active);
-	/* On before any caller returns; only the first reference stays. */
 	static_branch_inc(&sa_hooks);
-	if (atomic_xchg(&sa_hooks_debug, 1))
+	pool->hooks_ref = true;
+}
+
+/* A pool goes away: its reference on sa_hooks, if it took one, too. */
+void sa_hooks_debug_off(struct sa_pool *pool)
+{
+	if (pool->hooks_ref) {
+		pool->hooks_ref = false;
 		static_branch_dec(&sa_hooks);
+	}
 }
 
 /**
@@ -775,7 +783,9 @@ static noinline void *sa_alloc_full(size_t size, gfp_t flags, int node, unsigned
  * if none can, so the fast path needs only might_alloc(). The fast path
  * cannot sleep (might_alloc()'s cond_resched() does not in atomic context):
  * it checks the context only where might_alloc() does, on a kernel with
- * CONFIG_DEBUG_ATOMIC_SLEEP, and refuses before might_sleep() would warn.
+ * CONFIG_DEBUG_ATOMIC_SLEEP, and refuses what preemptible() sees as atomic
+ * before might_sleep() would warn (an RCU read side of a preemptible RCU,
+ * which preemptible() does not see, is left to might_sleep(), as kmalloc()).
  */
 static __always_inline bool sa_gfp_plain(gfp_t flags, gfp_t full)
 {
@@ -1056,11 +1066,6 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 }
 
 /*
- * Take @nr objects of @pool into @p, all in one critical section of this
- * CPU's cache unless its span runs out (then one more per refill), and
- * finish them outside it. All or nothing.
- */
-/*
  * Hand out the @n objects a bulk allocation took into @p (each with SA_FRESH
  * if still zero): unpoison, zero them if @zero, tell kmemleak. Inlined under
  * tests of @len, so that sa_zero() tests the size once per call.
@@ -1087,6 +1092,11 @@ static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_
 	}
 }
 
+/*
+ * Take @nr objects of @pool into @p, all in one critical section of this
+ * CPU's cache unless its span runs out (then one more per refill), and
+ * finish them outside it. All or nothing.
+ */
 static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void **p,
 			      size_t req, unsigned long caller)
 {
@@ -1180,9 +1190,7 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 	pool = s->pool;
 	if ((cache && unlikely(pool != &cache->pool)) || unlikely(!sa_unhooked()))
 		return i;
-	/* Constant while the span is small: kept in registers for the loop. */
-	base = s->base;
-	size = (unsigned long)s->npages << PAGE_SHIFT;
+	/* The pool's geometry: kept in registers for the loop. */
 	div_mul = s->div_mul;
 	nelems = s->nelems;
 	c = get_cpu_ptr(pool->pcpu);
@@ -1192,6 +1200,12 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			put_cpu_ptr(pool->pcpu);
 			return i;
 		}
+		/*
+		 * Read once this CPU owns @s: before, the descriptor may have
+		 * been freed and reused for another span of the pool.
+		 */
+		base = s->base;
+		size = (unsigned long)s->npages << PAGE_SHIFT;
 		fi = s->freeindex;
 		for (start = i; i < nr; i++) {
 			void *obj = p[i];

@@ -1716,7 +1716,7 @@ static void bad_gfp_sleeping_in_atomic(struct kunit *test)
 	if (IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP)) {
 		/* Even where the fast path has an object. */
 		p = spanalloc_alloc(64, GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_NOT_NULL(test, p);
 		preempt_disable();
 		KUNIT_EXPECT_NULL(test, spanalloc_alloc(64, GFP_KERNEL));
 		KUNIT_EXPECT_NULL(test, spanalloc_cache_alloc(c, GFP_KERNEL));
