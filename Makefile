@@ -43,6 +43,10 @@ bench:
 fastpath:
 	scripts/fastpath-trace.sh
 
+# Where the trace replays spend their time, per allocator (.test-out/bench/profile.md).
+profile:
+	scripts/profile.sh
+
 # Install for KDIR's kernel: the module (modules_install, then depmod), and
 # for client modules include/spanalloc.h and Module.symvers under PREFIX
 # (docs/compat.md). INSTALL_MOD_PATH and DESTDIR stage into another root.
@@ -61,4 +65,4 @@ install: all
 	install -D -m 644 Module.symvers \
 		$(DESTDIR)$(PREFIX)/share/spanalloc/$$kver/Module.symvers
 
-.PHONY: all clean test test-harness check demo test-compat install bench fastpath
+.PHONY: all clean test test-harness check demo test-compat install bench fastpath profile

@@ -119,11 +119,6 @@ for m in spanalloc.ko tests/bench/spanalloc_bench.ko; do
 	[ -f "$tree/$m" ] || die "$m was not built"
 done
 objdump -dr --no-show-raw-insn "$tree/spanalloc.ko" >"$out/spanalloc.dis"
-# scripts/fastpath-trace.sh needs the modules and the kernel, nothing more.
-if [ "${BENCH_BUILD_ONLY:-0}" = 1 ]; then
-	echo "$kver"
-	exit 0
-fi
 
 # 3. The traces, converted once per content.
 sabts=()
@@ -143,6 +138,13 @@ for name in fs boot; do
 	fi
 	sabts+=("$dst")
 done
+
+# scripts/fastpath-trace.sh and scripts/profile.sh need the modules, the
+# kernel and (profile) the traces, nothing more.
+if [ "${BENCH_BUILD_ONLY:-0}" = 1 ]; then
+	echo "$kver"
+	exit 0
+fi
 
 # 4. The VMs, one at a time. The initramfs comes from scripts/vm-lib.sh.
 [ -f "$here/scripts/vm-lib.sh" ] || die "scripts/vm-lib.sh is missing"

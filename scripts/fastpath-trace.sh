@@ -25,23 +25,12 @@ command -v gdb >/dev/null || {
 	log "installing gdb"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdb >&2
 }
-kver=$(BENCH_BUILD_ONLY=1 "$here/scripts/bench.sh")
-tree=$out/tree
-kimage=/boot/vmlinuz-$kver
 # shellcheck source=scripts/vm-lib.sh
 . "$here/scripts/vm-lib.sh"
-
-rm -rf "$dir"
-mkdir -p "$dir"
-cat >"$dir/init" <<EOT
-#!/bin/busybox sh
-export PATH=/bin:/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t debugfs debugfs /sys/kernel/debug
-exec </dev/console >/dev/console 2>&1
-echo 0 >/proc/sys/kernel/kptr_restrict
+vm_bench_build "$dir"
+{
+	vm_init_head
+	cat <<EOT
 insmod /lib/spanalloc/spanalloc.ko
 insmod /lib/spanalloc/spanalloc_bench.ko mode=fastpath fastpath_size=$size
 echo "FP-TEXT spanalloc \$(cat /sys/module/spanalloc/sections/.text)"
@@ -53,15 +42,8 @@ grep ' [tTwW] ' /proc/kallsyms >/dev/ttyS1
 echo FP-DONE
 poweroff -f
 EOT
-(
-	# shellcheck disable=SC2030,SC2034
-	here=$tree
-	kunit_kos=()
-	harness_kos=()
-	late_kos=()
-	other_kos=(tests/bench/spanalloc_bench.ko)
-	vm_stage "$dir/stage" "$dir/init"
-)
+} >"$dir/init"
+vm_bench_stage "$dir/stage" "$dir/init"
 vm_pack "$dir/stage" "$dir/initramfs.cpio.gz"
 
 port=$((20000 + RANDOM % 20000))
@@ -87,7 +69,7 @@ if [ -z "$bench_text" ] || [ -z "$off" ]; then
 	die "no address for sab_fastpath_run"
 fi
 start=$(printf '%x' $((bench_text + 0x$off)))
-# shellcheck disable=SC2031 # $here was only changed in vm_stage's subshell
+# shellcheck disable=SC2031 # here changes only in vm_bench_stage's subshell
 FP_START=$start FP_PORT=$port FP_TRACE=$dir/trace.txt \
 	timeout 240 gdb -q -batch -x "$here/scripts/fastpath-trace.py" >"$dir/gdb.log" 2>&1 ||
 	die "gdb failed ($dir/gdb.log)"

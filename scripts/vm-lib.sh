@@ -15,6 +15,8 @@
 #                       kunit/, harness/, late/, and the others, such as
 #                       spanalloc_example.ko, beside spanalloc.ko)
 #   vm_pack DIR OUT     packs it
+#   vm_bench_build, vm_bench_stage, vm_init_head
+#                       the same for the benchmark kernel's tools (below)
 #   vm_accel            chooses KVM or TCG: sets accel
 #   vm_boot DIR INITRD LIMIT
 #                       boots it, the console (ttyS0) into DIR/console.log,
@@ -96,6 +98,47 @@ vm_stage() {	# DIR INIT
 
 vm_pack() {	# DIR OUTPUT
 	(cd "$1" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$2"
+}
+
+# The benchmark's kernel (Debian's stock 6.12) and modules, built by
+# scripts/bench.sh: sets kver, tree (the built copy of the sources), kimage;
+# and an empty work directory DIR. For scripts/fastpath-trace.sh and
+# scripts/profile.sh.
+vm_bench_build() {	# DIR
+	kver=$(BENCH_BUILD_ONLY=1 "$here/scripts/bench.sh")
+	tree=$here/.test-out/bench/tree
+	kimage=/boot/vmlinuz-$kver
+	rm -rf "$1"
+	mkdir -p "$1"
+}
+
+# vm_stage for the benchmark module alone, from vm_bench_build's tree.
+vm_bench_stage() {	# DIR INIT
+	# shellcheck disable=SC2030,SC2034 # vm_stage reads these
+	(
+		here=$tree
+		kunit_kos=()
+		harness_kos=()
+		late_kos=()
+		other_kos=(tests/bench/spanalloc_bench.ko)
+		vm_stage "$1" "$2"
+	)
+}
+
+# The first lines of a benchmark guest's /init: file systems, the console,
+# readable kernel addresses.
+vm_init_head() {
+	cat <<'EOT'
+#!/bin/busybox sh
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+exec </dev/console >/dev/console 2>&1
+echo 0 >/proc/sys/kernel/kptr_restrict
+EOT
 }
 
 # e. QEMU: KVM when it boots a kernel, else TCG. Nested KVM can hang in the

@@ -68,7 +68,11 @@ MODULE_IMPORT_NS(SPANALLOC_INTERNAL);
 
 static char *mode = "verify";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "icount, wall, fastpath, or verify (default: checks only)");
+MODULE_PARM_DESC(mode, "icount, wall, fastpath, profile, or verify (default: checks only)");
+
+static char *profile = "spanalloc";
+module_param(profile, charp, 0444);
+MODULE_PARM_DESC(profile, "profile: the allocator that replays, spanalloc or slub (default spanalloc)");
 
 static char *traces;
 module_param(traces, charp, 0444);
@@ -2194,6 +2198,44 @@ static int sab_fastpath_init(void)
 	return 0;
 }
 
+/*
+ * mode=profile, for scripts/profile.sh (make profile): replay each trace
+ * whole, runs times, on one allocator, and nothing else, under perf.
+ */
+static int sab_profile_run(void)
+{
+	enum sab_impl impl = !strcmp(profile, "slub") ? SAB_R_SLUB : SAB_R_SA;
+	struct sab_replay *r;
+	struct sab_trace *t;
+	unsigned int k;
+	int i, nt;
+
+	if (impl == SAB_R_SA && strcmp(profile, "spanalloc")) {
+		pr_err("profile=%s: want spanalloc or slub\n", profile);
+		return -EINVAL;
+	}
+	t = kcalloc(SAB_MAX_TRACES, sizeof(*t), GFP_KERNEL);
+	r = kzalloc(sizeof(*r), GFP_KERNEL);
+	if (!t || !r) {
+		kfree(t);
+		kfree(r);
+		return -ENOMEM;
+	}
+	sab_pages_init();
+	nt = sab_load_traces(t);
+	for (i = 0; i < nt; i++) {
+		for (k = 0; k < runs; k++)
+			sab_replay(&t[i], impl, false, false, r);
+		pr_info("profile: %s replayed %u times on %s, %lld instructions per event (sampled by perf)\n",
+			t[i].name, runs, sab_impl_name[impl], sab_fx(r->est_ns, r->nr) / 100);
+		sab_trace_free(&t[i]);
+	}
+	sab_pages_exit();
+	kfree(r);
+	kfree(t);
+	return 0;
+}
+
 static int __init sab_init(void)
 {
 	bool icount = !strcmp(mode, "icount"), wall = !strcmp(mode, "wall");
@@ -2203,8 +2245,10 @@ static int __init sab_init(void)
 
 	if (!strcmp(mode, "fastpath"))
 		return sab_fastpath_init();
+	if (!strcmp(mode, "profile"))
+		return sab_profile_run();
 	if (!icount && !wall && !verify) {
-		pr_err("mode=%s: want icount, wall, fastpath or verify\n", mode);
+		pr_err("mode=%s: want icount, wall, fastpath, profile or verify\n", mode);
 		return -EINVAL;
 	}
 	t = kcalloc(SAB_MAX_TRACES, sizeof(*t), GFP_KERNEL);
