@@ -156,10 +156,19 @@ unsigned long spanalloc_errors(void)
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_errors, SPANALLOC_INTERNAL);
 
-static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp)
+/*
+ * Must an object of @pool allocated with @gfp be zeroed? A constructor's
+ * objects keep what it wrote: init_on_alloc skips them, as SLUB does, and
+ * __GFP_ZERO was reported and dropped (sa_pool::gfp_full). @named: @pool
+ * may be a named cache's; a size class has no constructor, and only the
+ * init_on_alloc key is tested then.
+ */
+static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp, const bool named)
 {
-	/* init_on_alloc's key first: the common case, on by default. */
-	return want_init_on_alloc(gfp) && !pool->ctor;
+	if (!named)
+		return want_init_on_alloc(gfp);
+	/* want_init_on_alloc(gfp) && !pool->ctor, the boot-time half precomputed. */
+	return pool->init_zero || ((gfp & __GFP_ZERO) && !pool->ctor);
 }
 
 /**
@@ -388,12 +397,7 @@ static __always_inline size_t sa_req(struct sa_pool *pool, size_t req)
 static __always_inline void *sa_alloc_finish(struct sa_pool *pool, void *obj, bool fresh,
 					     gfp_t gfp, size_t req, const bool named)
 {
-	/*
-	 * A constructor's objects keep what it wrote: init_on_alloc skips them,
-	 * as SLUB does; __GFP_ZERO was reported and dropped (sa_pool::gfp_full).
-	 */
-	if (!fresh && (named ? pool->init_zero || ((gfp & __GFP_ZERO) && !pool->ctor) :
-			       want_init_on_alloc(gfp)))
+	if (!fresh && sa_want_zero(pool, gfp, named))
 		obj = sa_zero(obj, pool->usable);
 	sa_kasan_tail(obj, sa_req(pool, req), pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
@@ -750,8 +754,7 @@ static noinline void *sa_alloc_debug(size_t size, gfp_t flags, int node, unsigne
 {
 	if (size > SPANALLOC_MAX_SMALL - SA_DBG_META)
 		return sa_alloc_large(size, flags, node, caller);
-	return sa_pool_alloc(&sa_class_pools[sa_size_to_class(size + SA_DBG_META)], flags,
-			     node, size, caller);
+	return sa_pool_alloc(sa_size_to_pool(size + SA_DBG_META), flags, node, size, caller);
 }
 
 /* Every allocation of the size API but the fast path's: checks, reports, large. */
@@ -1125,7 +1128,7 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 	}
 	this_cpu_add(pool->pcpu->stat[SA_ALLOC], i);
 	/* The zeroing decision and the size tests once for all objects. */
-	if (!sa_want_zero(pool, gfp))
+	if (!sa_want_zero(pool, gfp, true))
 		sa_bulk_finish(pool, p, i, len, req, gfp, false);
 	else if (len <= 16)
 		sa_bulk_finish(pool, p, i, len, req, gfp, true);
