@@ -7,7 +7,8 @@
 # For each kernel (the newest installable version of its Debian package; for
 # 6.12-nodebugfs, our test kernel with tests/config/nodebugfs.config over
 # tests/config/test-kernel.config, built and cached by scripts/kernel.sh,
-# and no step 1):
+# and no step 1; 6.12-initfree, the same kernel booted with init_on_free=1,
+# where the KUnit case api_init_on_free must pass, not skip):
 #  1. install its image and headers with apt-get (--no-install-recommends,
 #     INITRD=No: no initramfs is generated; refuses to run if a bootloader
 #     hook would run, unless COMPAT_ALLOW_BOOTLOADER=1);
@@ -36,7 +37,7 @@
 # not run because an earlier one failed counts as failed.
 #
 # Environment: COMPAT_KERNELS (labels, default "6.1 6.12 6.12-rt
-# 6.12-nodebugfs"),
+# 6.12-nodebugfs 6.12-initfree"),
 # COMPAT_DKMS_KERNEL (label, default 6.12), COMPAT_TIMEOUT (s per VM, default
 # 600), COMPAT_APT_UPDATE=1 (apt-get update even if nothing is missing),
 # COMPAT_ALLOW_BOOTLOADER=1, SPANALLOC_ACCEL (kvm|tcg), KVM_PROBE_TIMEOUT,
@@ -49,7 +50,7 @@ out=$here/.test-out/compat
 cache=${SPANALLOC_CACHE:-$HOME/.cache/spanalloc}
 jobs=${JOBS:-2}
 vm_timeout=${COMPAT_TIMEOUT:-600}
-labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt 6.12-nodebugfs}
+labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree}
 dkms_label=${COMPAT_DKMS_KERNEL:-6.12}
 start=$(date +%s)
 
@@ -104,7 +105,7 @@ resolve() {
 	kver=
 	pkgs=()
 	case "$1" in
-	6.12-nodebugfs)
+	6.12-nodebugfs|6.12-initfree)
 		nodbg_build
 		kver=$(cat "$nodbg/include/config/kernel.release")
 		hdr=$nodbg
@@ -122,7 +123,7 @@ resolve() {
 		return 0 ;;
 	6.12) flavour=amd64 ;;
 	6.12-rt) flavour=rt-amd64 ;;
-	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt 6.12-nodebugfs)" ;;
+	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree)" ;;
 	esac
 	for n in $(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
 		   grep -E "^linux-image-6\.12\.[0-9]+\+deb12-$flavour-unsigned\$" |
@@ -371,10 +372,13 @@ EOF
 
 # --- the judge (reuses scripts/results.py) ------------------------------------
 # Prints "ok|FAIL|skip NAME[: DETAIL]" lines, one per test case, for a kernel.
-judge() {	# judge DIR EXPECT_KSFT HAVE_EXAMPLE TIMED_OUT EXPECT_KUNIT KERNEL_TREE
+# MUST_PASS: KUnit case names that must pass, not skip; CONSOLE_NEEDS: a
+# string the console must hold (both may be empty).
+judge() {	# judge DIR EXPECT_KSFT HAVE_EXAMPLE TIMED_OUT EXPECT_KUNIT KERNEL_TREE MUST_PASS CONSOLE_NEEDS
 	python3 - "$@" "$here/scripts" <<'EOF'
 import contextlib, io, os, re, sys
-d, expect_ksft, have_example, timed_out, expect_kunit, ktree, scripts = sys.argv[1:8]
+(d, expect_ksft, have_example, timed_out, expect_kunit, ktree, must_pass,
+ console_needs, scripts) = sys.argv[1:10]
 sys.path.insert(0, scripts)
 import results as R
 
@@ -515,6 +519,16 @@ for mod in [m for m in expect_kunit.split(',') if m]:
             cases.extend([(stt, 'kunit ' + mod, '')] * k)
     if run.problems and not run.failed:
         cases.append(('FAIL', 'kunit ' + mod, '; '.join(run.problems)))
+
+# A boot made for certain cases: they must have passed, not skipped.
+for n in [n for n in must_pass.split(',') if n]:
+    got = [st for st, name, _d in cases
+           if name.startswith('kunit ') and name.endswith(': ' + n)]
+    case(got == ['ok'], 'kunit case %s passed' % n,
+         '' if got == ['ok'] else 'got %s' % (', '.join(got) or 'nothing'))
+if console_needs:
+    case(any(console_needs in l for l in console), 'console: %s' % console_needs,
+         '' if any(console_needs in l for l in console) else 'not in the console')
 
 # kselftests: counted by results.py's judge_ksft, one case per TAP result,
 # program by program, each case named after its TAP line where they agree.
@@ -672,6 +686,12 @@ for l in $labels; do
 
 	# Boot.
 	vmlinuz=${kimage[$l]}
+	kargs= must_pass= console_needs=
+	if [ "$l" = 6.12-initfree ]; then
+		kargs=" init_on_free=1"
+		must_pass=api_init_on_free
+		console_needs="heap free:on"
+	fi
 	if [ -z "$accel" ]; then
 		if probe_kvm "$vmlinuz"; then accel=kvm; else accel=tcg; fi
 		log "accelerator: $accel"
@@ -694,7 +714,7 @@ for l in $labels; do
 			-nodefaults -nographic -no-reboot -monitor none \
 			-serial "file:$kd/console.log" -serial "file:$kd/results.log" \
 			-kernel "$vmlinuz" -initrd "$kd/initramfs.cpio.gz" \
-			-append "console=ttyS0 panic=-1 oops=panic loglevel=7 printk.devkmsg=on no_hash_pointers" \
+			-append "console=ttyS0 panic=-1 oops=panic loglevel=7 printk.devkmsg=on no_hash_pointers$kargs" \
 			</dev/null >"$kd/qemu.log" 2>&1 || rc=$?
 		timed_out=0
 		if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -724,7 +744,8 @@ for l in $labels; do
 		case "$case_" in
 		load|unload) col "$l" "$case_" "$st_" ;;
 		esac
-	done < <(judge "$kd" "$expect_ksft" "$have_example" "$timed_out" "$expect_kunit" "$hdr")
+	done < <(judge "$kd" "$expect_ksft" "$have_example" "$timed_out" "$expect_kunit" "$hdr" \
+			"$must_pass" "$console_needs")
 	col "$l" ksft "$ksft"
 done
 

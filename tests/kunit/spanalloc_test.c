@@ -1073,6 +1073,108 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 	}
 }
 
+/*
+ * Allocate @n objects of @size (from @c if given, in bulk), dirty them, free
+ * them, allocate @n again: each must be zero, and some must be the dirty
+ * ones, or the case proves nothing. On one CPU, so the objects come back.
+ */
+static void sa_test_initfree_round(struct kunit *test, struct spanalloc_cache *c,
+				   unsigned int size)
+{
+	void *p[16], *q[16];
+	unsigned int i, j, reused = 0, dirty = 0;
+	bool ok = true;
+
+	memset(p, 0, sizeof(p));
+	memset(q, 0, sizeof(q));
+	migrate_disable();
+	if (c) {
+		ok = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(p), p) == ARRAY_SIZE(p);
+	} else {
+		for (i = 0; i < ARRAY_SIZE(p); i++) {
+			p[i] = spanalloc_alloc(size, GFP_KERNEL);
+			ok &= !!p[i];
+		}
+		for (i = 0; !ok && i < ARRAY_SIZE(p); i++)
+			spanalloc_free(p[i]);
+	}
+	if (ok) {
+		for (i = 0; i < ARRAY_SIZE(p); i++)
+			memset(p[i], 0x5a, size);
+		if (c)
+			spanalloc_cache_free_bulk(c, ARRAY_SIZE(p), p);
+		else
+			for (i = 0; i < ARRAY_SIZE(p); i++)
+				spanalloc_free(p[i]);
+		if (c)
+			ok = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(q), q) ==
+			     ARRAY_SIZE(q);
+		else
+			for (i = 0; i < ARRAY_SIZE(q); i++)
+				q[i] = spanalloc_alloc(size, GFP_KERNEL);
+	}
+	migrate_enable();
+	KUNIT_EXPECT_TRUE_MSG(test, ok, "size %u: allocation failed", size);
+	for (i = 0; ok && i < ARRAY_SIZE(q); i++) {
+		if (!q[i]) {
+			KUNIT_FAIL(test, "size %u: allocation failed", size);
+			continue;
+		}
+		dirty += !!memchr_inv(q[i], 0, size);
+		for (j = 0; j < ARRAY_SIZE(p); j++)
+			reused += q[i] == p[j];
+	}
+	KUNIT_EXPECT_EQ_MSG(test, dirty, 0U, "size %u: objects not zeroed by init_on_free", size);
+	KUNIT_EXPECT_TRUE_MSG(test, !ok || reused, "size %u: no dirty object came back", size);
+	if (c && ok)
+		spanalloc_cache_free_bulk(c, ARRAY_SIZE(q), q);
+	else if (!c)
+		for (i = 0; i < ARRAY_SIZE(q); i++)
+			spanalloc_free(q[i]);
+}
+
+/*
+ * With init_on_free=1 (make test-compat's 6.12-initfree boot, where
+ * init_on_alloc is off), a freed object is zeroed: allocated again without
+ * __GFP_ZERO it is zero, after a single, a bulk or a large free. A
+ * constructor cache's objects keep what the constructor wrote (SLUB's rule).
+ */
+static void api_init_on_free(struct kunit *test)
+{
+	static const unsigned int sizes[] = { 8, 64, 256, 4096, 65536 };
+	struct spanalloc_cache *c;
+	unsigned int i;
+	u8 *o, *first;
+
+	if (!want_init_on_free())
+		kunit_skip(test, "init_on_free is off (make test-compat boots it on)");
+	if (want_init_on_alloc(GFP_KERNEL))
+		kunit_skip(test, "init_on_alloc is on: it would zero the objects itself");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		sa_test_initfree_round(test, NULL, sizes[i]);
+
+	c = spanalloc_cache_create("sa_test_initfree", 96, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	sa_test_initfree_round(test, c, 96);
+	spanalloc_cache_destroy(c);
+
+	c = spanalloc_cache_create("sa_test_initfree_ctor", 24, 0, 0, sa_test_ctor);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_disable();
+	first = spanalloc_cache_alloc(c, GFP_KERNEL);
+	spanalloc_cache_free(c, first);
+	o = first ? spanalloc_cache_alloc(c, GFP_KERNEL) : NULL;
+	migrate_enable();
+	KUNIT_EXPECT_NOT_NULL(test, first);
+	KUNIT_EXPECT_PTR_EQ(test, o, first);
+	if (o) {
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(o, 0xc7, 24),
+				      "a constructor cache's object was zeroed on free");
+		spanalloc_cache_free(c, o);
+	}
+	spanalloc_cache_destroy(c);
+}
+
 static void api_cross_cache_free_refused(struct kunit *test)
 {
 	struct spanalloc_cache *a = spanalloc_cache_create("sa_test_a", 64, 0, 0, NULL);
@@ -2314,6 +2416,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_cache_destroy_live),
 	KUNIT_CASE(api_node_placement),
 	KUNIT_CASE(api_gfp_zero_after_dirty_reuse),
+	KUNIT_CASE(api_init_on_free),
 	KUNIT_CASE(api_cross_cache_free_refused),
 	{}
 };
