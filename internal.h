@@ -503,6 +503,7 @@ bool sa_counted_report(void);
 unsigned long spanalloc_errors(void);
 void spanalloc_debug_drain(void);
 void spanalloc_debug_release(void);
+bool spanalloc_debug_hooked(void);
 void spanalloc_debug_trim_idle(void);
 void spanalloc_debug_heap(int node, struct spanalloc_heap_stats *st);
 int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info);

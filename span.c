@@ -100,6 +100,13 @@
  * heap with fewer than SA_IRQ_RESERVE_PAGES free pages grows it by a chunk,
  * without sleeping (sa_heap_alloc_span()); the scavenger's goal is larger.
  * The heap also starts with a chunk of that size on each node.
+ *
+ * NMI context
+ * -----------
+ * Not allowed, as for kmalloc(): the interrupted code may hold a central or
+ * heap lock on this CPU. Only the fast paths, which take no lock, serve an
+ * NMI; every other way reports the mistake and refuses (an allocation fails,
+ * a free leaks its object) rather than risk the deadlock (sa_nmi_refused()).
  */
 #include <linux/bitmap.h>
 #include <linux/rcupdate.h>

@@ -384,6 +384,26 @@ static __always_inline bool sa_sleep_refused(gfp_t flags, unsigned long caller)
 	return true;
 }
 
+/*
+ * NMI context, a caller's mistake ("any context but NMI"): the code the NMI
+ * interrupted may hold a central or heap lock on this CPU. An NMI is served
+ * only by the fast paths, which take no lock (sa_pcpu::busy keeps them out
+ * of a section the NMI interrupted); the full paths, a bulk call's refill
+ * and a free to a span this CPU does not own report it and refuse (true):
+ * an allocation fails, a free leaks its object.
+ */
+static __always_inline bool sa_nmi_refused(const char *what, const void *p,
+					   unsigned long caller)
+{
+	if (likely(!in_nmi()))
+		return false;
+	sa_report(what, p, caller);
+	return true;
+}
+
+#define SA_NMI_ALLOC	"allocation in NMI context, refused"
+#define SA_NMI_FREE	"free in NMI context, refused (the object is leaked)"
+
 /* Bytes requested: @req, or 0 for a named cache's object size (read late). */
 static __always_inline size_t sa_req(struct sa_pool *pool, size_t req)
 {
@@ -414,6 +434,8 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 	unsigned long got;
 	void *obj;
 
+	if (unlikely(sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
+		return NULL;
 	/* The fast path's miss comes here without it; others call it twice. */
 	might_alloc(gfp);
 	for (;;) {
@@ -552,6 +574,18 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s,
 	struct sa_pcpu *c;
 	bool flush;
 
+	if (unlikely(sa_nmi_refused(SA_NMI_FREE, obj, caller))) {
+		/*
+		 * Only the fast path comes here in NMI context (sa_free_full()
+		 * refuses first): undo the free hooks it ran, the object stays
+		 * allocated (kmemleak no longer tracks it).
+		 */
+		if (sa_free_hooks_built()) {
+			sa_kasan_unpoison(obj, pool->cls->size);
+			sa_kmemleak_alloc(obj, pool->cls->size, GFP_ATOMIC);
+		}
+		return;
+	}
 	c = get_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto central;
@@ -742,8 +776,11 @@ static __always_inline bool sa_fix_flags(gfp_t *flags, unsigned long caller, con
 
 static void *sa_alloc_large(size_t size, gfp_t flags, int node, unsigned long caller)
 {
-	void *p = sa_large_alloc(size, flags, node);
+	void *p;
 
+	if (unlikely(sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
+		return NULL;
+	p = sa_large_alloc(size, flags, node);
 	if (p)
 		trace_alloc(caller, p, size, PAGE_ALIGN(size), flags, node);
 	return p;
@@ -854,6 +891,8 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 		return;
 	}
 	if (unlikely(ZERO_OR_NULL_PTR(p)))
+		return;
+	if (unlikely(sa_nmi_refused(SA_NMI_FREE, p, caller)))
 		return;
 	s = sa_check_free(p, &idx, caller);
 	if (unlikely(!s))
@@ -1118,7 +1157,8 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 		put_cpu_ptr(pool->pcpu);
 		if (i < nr) {
 			/* A refill may sleep: the gate checked only in debug kernels. */
-			if (unlikely(sa_sleep_refused(gfp, caller)))
+			if (unlikely(sa_sleep_refused(gfp, caller) ||
+				     sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
 				break;
 			got = sa_pool_refill(pool, gfp, NUMA_NO_NODE);
 			if (unlikely(!got))
@@ -1761,6 +1801,18 @@ void spanalloc_debug_release(void)
 	sa_heap_release_all();
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_release, SPANALLOC_INTERNAL);
+
+/**
+ * spanalloc_debug_hooked() - is a runtime hook on (sa_hooks)?
+ *
+ * Return: true if every call takes the full paths now (a debug cache lives,
+ * a spanalloc trace event is on, or init_on_free).
+ */
+bool spanalloc_debug_hooked(void)
+{
+	return !sa_unhooked();
+}
+EXPORT_SYMBOL_NS_GPL(spanalloc_debug_hooked, SPANALLOC_INTERNAL);
 
 /**
  * spanalloc_debug_heap() - read one node's page heap counters

@@ -1797,6 +1797,68 @@ static void bad_bulk_counts(struct kunit *test)
  * would warn), else wherever spanalloc could sleep: a refill (here a new
  * cache's first allocation, single or bulk) and a large object.
  */
+/*
+ * Calls in NMI context, simulated as __nmi_enter() counts it (without its
+ * lockdep and RCU hooks, which nothing here needs): what the fast paths serve
+ * without a lock is served; a refill, a bulk refill, a large object, a free
+ * to a span this CPU does not own and a large free are reported and refused,
+ * the objects kept (freed again after).
+ */
+static void bad_nmi_context(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_nmi", 64, 0, 0, NULL);
+	void *big, *other, *own, *own2, *fresh, *large, *objs[4];
+	struct spanalloc_ptr_info info;
+	unsigned long flags;
+	int errors, n;
+	bool hooked;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_disable();
+	big = spanalloc_alloc(100 << 10, GFP_KERNEL);
+	other = spanalloc_cache_alloc(c, GFP_KERNEL);
+	/* No CPU owns @other's span now, and this CPU has no span of @c. */
+	spanalloc_debug_drain();
+	own = spanalloc_alloc(32, GFP_KERNEL);
+	hooked = spanalloc_debug_hooked();
+
+	local_irq_save(flags);
+	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
+	fresh = spanalloc_cache_alloc(c, GFP_ATOMIC);
+	n = spanalloc_cache_alloc_bulk(c, GFP_ATOMIC, ARRAY_SIZE(objs), objs);
+	large = spanalloc_alloc(100 << 10, GFP_ATOMIC);
+	spanalloc_free(big);
+	spanalloc_cache_free(c, other);
+	/* This CPU's own span: the fast paths, unless a runtime hook is on. */
+	spanalloc_free(own);
+	own2 = spanalloc_alloc(32, GFP_ATOMIC);
+	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
+	local_irq_restore(flags);
+	migrate_enable();
+
+	errors = hooked ? 7 : 5;
+	KUNIT_EXPECT_NULL(test, fresh);
+	KUNIT_EXPECT_EQ(test, n, 0);
+	KUNIT_EXPECT_NULL(test, large);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
+	/* The refused frees kept their objects. */
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(big, &info), 0);
+	KUNIT_EXPECT_TRUE(test, info.live);
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(other, &info), 0);
+	KUNIT_EXPECT_TRUE(test, info.live);
+	if (hooked) {
+		KUNIT_EXPECT_NULL(test, own2);
+		own2 = own;
+	} else {
+		KUNIT_EXPECT_PTR_EQ(test, own2, own);
+	}
+	spanalloc_free(big);
+	spanalloc_cache_free(c, other);
+	spanalloc_free(own2);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
+}
+
 static void bad_gfp_sleeping_in_atomic(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_atomic", 64, 0, 0, NULL);
@@ -2029,6 +2091,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_use_destroyed_cache),
 	KUNIT_CASE(bad_bulk_counts),
 	KUNIT_CASE(bad_gfp_sleeping_in_atomic),
+	KUNIT_CASE(bad_nmi_context),
 	KUNIT_CASE(bad_gfp_zero_with_ctor),
 	KUNIT_CASE(bad_gfp_zone_flags),
 	KUNIT_CASE(bad_cache_create_args),
