@@ -11,7 +11,10 @@
  *
  * Every page the heap holds carries SA_PAGE_TAG in page->mapping and its span
  * (in use or free) in page->private, so sa_lookup() needs no lock. Both are
- * cleared before a page goes back to the page allocator.
+ * cleared before a page goes back to the page allocator. Retagging costs a
+ * store per page, so a carve takes the last pages of a free span (only they
+ * get a new descriptor) and of two free spans joined, the shorter is
+ * retagged.
  *
  * Requests larger than a chunk ("huge" objects) take their pages straight
  * from alloc_pages() and give them straight back.
@@ -166,10 +169,14 @@ static void sa_heap_remove(struct sa_heap *h, struct sa_span *s)
 	h->nr_free_spans--;
 }
 
-/* Take @npages from the smallest free span that holds them. */
+/*
+ * Take @npages from the smallest free span that holds them: its last pages,
+ * so that only the pages taken are retagged (with a spare descriptor); the
+ * free span keeps its head, its descriptor and its pages' tags.
+ */
 static struct sa_span *sa_heap_take(struct sa_heap *h, unsigned int npages)
 {
-	struct sa_span *s, *rest;
+	struct sa_span *s, *t;
 	unsigned int i;
 
 	lockdep_assert_held(&h->lock);
@@ -184,28 +191,29 @@ static struct sa_span *sa_heap_take(struct sa_heap *h, unsigned int npages)
 	return NULL;
 found:
 	sa_heap_remove(h, s);
-	/* Off the free lists: no neighbour may merge it while it is set up. */
-	WRITE_ONCE(s->state, 0);
-	if (s->npages == npages)
+	if (s->npages == npages) {
+		/* Off the free lists: no neighbour may merge it while it is set up. */
+		WRITE_ONCE(s->state, 0);
 		return s;
-	/* Split: the tail stays free under a spare descriptor. */
-	rest = list_first_entry_or_null(&h->spares, struct sa_span, list);
-	if (!rest) {
+	}
+	t = list_first_entry_or_null(&h->spares, struct sa_span, list);
+	if (!t) {
 		sa_heap_insert(h, s);
 		return NULL;
 	}
-	list_del(&rest->list);
+	list_del(&t->list);
 	h->nr_spares--;
-	memset(rest, 0, sizeof(*rest));
-	rest->base = s->base + ((unsigned long)npages << PAGE_SHIFT);
-	rest->npages = s->npages - npages;
-	rest->chunk = s->chunk;
-	rest->node = s->node;
-	rest->needzero = s->needzero;
-	s->npages = npages;
-	sa_set_pages(rest, rest);
-	sa_heap_insert(h, rest);
-	return s;
+	/* State 0 (set up, on no list) before its pages point at it. */
+	memset(t, 0, sizeof(*t));
+	s->npages -= npages;
+	t->base = s->base + ((unsigned long)s->npages << PAGE_SHIFT);
+	t->npages = npages;
+	t->chunk = s->chunk;
+	t->node = s->node;
+	t->needzero = s->needzero;
+	sa_set_pages(t, t);
+	sa_heap_insert(h, s);
+	return t;
 }
 
 static void sa_heap_put_spare(struct sa_heap *h, struct sa_span *s)
@@ -268,8 +276,8 @@ static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 /* The free span that ends right before @s, or starts right after it. */
 static struct sa_span *sa_heap_neighbour(struct sa_span *s, bool after)
 {
-	unsigned long addr = after ? s->base + ((unsigned long)s->npages << PAGE_SHIFT)
-				   : s->base - PAGE_SIZE;
+	unsigned long end_s = s->base + ((unsigned long)s->npages << PAGE_SHIFT);
+	unsigned long addr = after ? end_s : s->base - PAGE_SIZE;
 	struct sa_chunk *c = s->chunk;
 	unsigned long end = c->base + (PAGE_SIZE << c->order);
 	struct sa_span *n;
@@ -279,17 +287,29 @@ static struct sa_span *sa_heap_neighbour(struct sa_span *s, bool after)
 	n = sa_lookup((void *)addr);
 	if (!n || n->state != SA_SPAN_FREE || n->chunk != c)
 		return NULL;
+	/* Every page points at its span: a free neighbour touches @s. */
+	if (WARN_ON_ONCE(after ? n->base != end_s :
+			 n->base + ((unsigned long)n->npages << PAGE_SHIFT) != s->base))
+		return NULL;
 	return n;
 }
 
-/* Merge @b, which follows @a, into @a. */
-static void sa_heap_merge(struct sa_heap *h, struct sa_span *a, struct sa_span *b)
+/*
+ * Join two adjacent free spans on no list, @a and @b right after it: the
+ * longer keeps its descriptor, the shorter's pages are retagged and its
+ * descriptor becomes a spare. Return: the joined span.
+ */
+static struct sa_span *sa_heap_join(struct sa_heap *h, struct sa_span *a, struct sa_span *b)
 {
-	sa_heap_remove(h, b);
-	sa_set_pages(b, a);
-	a->npages += b->npages;
-	a->needzero |= b->needzero;
-	sa_heap_put_spare(h, b);
+	struct sa_span *keep = a->npages >= b->npages ? a : b;
+	struct sa_span *gone = keep == a ? b : a;
+
+	sa_set_pages(gone, keep);
+	keep->base = a->base;
+	keep->npages = a->npages + b->npages;
+	keep->needzero = a->needzero || b->needzero;
+	sa_heap_put_spare(h, gone);
+	return keep;
 }
 
 static void sa_heap_free_locked(struct sa_heap *h, struct sa_span *s)
@@ -297,20 +317,19 @@ static void sa_heap_free_locked(struct sa_heap *h, struct sa_span *s)
 	struct sa_span *n;
 
 	lockdep_assert_held(&h->lock);
+	/* Not a live span for lookups while it is joined (sa_heap_insert()). */
+	WRITE_ONCE(s->state, 0);
 	s->pool = NULL;
 	n = sa_heap_neighbour(s, false);
 	if (n) {
 		sa_heap_remove(h, n);
-		/* The span before absorbs this one: its pages are retagged. */
-		sa_set_pages(s, n);
-		n->npages += s->npages;
-		n->needzero |= s->needzero;
-		sa_heap_put_spare(h, s);
-		s = n;
+		s = sa_heap_join(h, n, s);
 	}
 	n = sa_heap_neighbour(s, true);
-	if (n)
-		sa_heap_merge(h, s, n);
+	if (n) {
+		sa_heap_remove(h, n);
+		s = sa_heap_join(h, s, n);
+	}
 	sa_heap_insert(h, s);
 }
 
@@ -431,9 +450,9 @@ static void sa_heap_fill_reserve(int node, unsigned int max_order, gfp_t gfp)
  * sleeping: hardirq context, which cannot grow it, finds pages there.
  *
  * Context: any context but NMI; may sleep if @gfp allows.
- * Return: a span in state SA_SPAN_FREE on no list (the caller sets its state
- * and tags its pages), or NULL. Its node may differ from @node when @node had
- * no memory and @gfp allows other nodes.
+ * Return: a span on no list, its pages pointing at it, in state 0 (none: the
+ * caller sets it once the span is set up), or NULL. Its node may differ from
+ * @node when @node had no memory and @gfp allows other nodes.
  */
 struct sa_span *sa_heap_alloc_span(int node, unsigned int npages, gfp_t gfp)
 {

@@ -204,11 +204,16 @@ static void sa_span_start_window(struct sa_span *s)
  */
 unsigned long sa_span_adopt(struct sa_span *s)
 {
-	unsigned int i, free = s->nelems - s->alloc_count;
+	unsigned int i, free = s->nelems - s->alloc_count, want = max(s->nelems / 4, 1U);
 
-	for (i = 0; i < BITS_TO_LONGS(s->nelems); i++)
-		free += hweight_long(READ_ONCE(s->remote_free[i]));
-	if (free < max(s->nelems / 4, 1U))
+	/* Remote frees counted only as far as needed (none, most often). */
+	for (i = 0; free < want && i < BITS_TO_LONGS(s->nelems); i++) {
+		unsigned long w = READ_ONCE(s->remote_free[i]);
+
+		if (w)
+			free += hweight_long(w);
+	}
+	if (free < want)
 		return 0;
 	sa_span_fold_remote(s);
 	sa_span_start_window(s);
@@ -251,7 +256,6 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	/* Publish the geometry before the state (sa_lookup() readers). */
 	smp_wmb();
 	WRITE_ONCE(s->state, SA_SPAN_SMALL);
-	sa_set_pages(s, s);
 }
 
 /**

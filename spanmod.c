@@ -717,7 +717,6 @@ static void *sa_large_alloc(size_t size, gfp_t flags, int node)
 		/* Publish the size before a lookup can see the state (sa_lookup()). */
 		smp_wmb();
 		WRITE_ONCE(s->state, SA_SPAN_LARGE);
-		sa_set_pages(s, s);
 	} else {
 		s = sa_huge_alloc(node, size, flags);
 		if (!s)

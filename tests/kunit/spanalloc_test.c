@@ -205,11 +205,31 @@ static void class_fill_spans(struct kunit *test)
 
 /* ---- page heap ---- */
 
+/*
+ * Every page of the chunk around @p points at the span that holds it, in use
+ * or free (the heap's tagging invariant). Return: the pages that do not.
+ */
+static unsigned int sa_test_chunk_tags(const void *p)
+{
+	unsigned long base = ALIGN_DOWN((unsigned long)p, SA_CHUNK_PAGES * PAGE_SIZE);
+	struct spanalloc_ptr_info info;
+	unsigned int i, bad = 0;
+
+	for (i = 0; i < SA_CHUNK_PAGES; i++) {
+		unsigned long a = base + i * PAGE_SIZE;
+
+		if (spanalloc_debug_lookup((void *)a, &info) == -ENOENT ||
+		    a < info.base || a >= info.base + info.npages * PAGE_SIZE)
+			bad++;
+	}
+	return bad;
+}
+
 static void heap_split_and_coalesce(struct kunit *test)
 {
 	struct spanalloc_heap_stats st0, st;
 	struct spanalloc_ptr_info info;
-	void *a, *b, *big;
+	void *a, *b, *c, *big;
 
 	spanalloc_debug_release();
 	sa_total_heap(&st0);
@@ -227,14 +247,27 @@ static void heap_split_and_coalesce(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, info.npages, 10U);
 	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(a), (size_t)(40 << 10));
 
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
+	/* A third span, then a hole between two: each free joins its neighbours. */
+	c = spanalloc_alloc_node(36 << 10, GFP_KERNEL, numa_mem_id());
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
+	spanalloc_free(b);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(b, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
 	spanalloc_free(a);
 	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(a, &info), 0);
 	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
-	spanalloc_free(b);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
+	spanalloc_free(c);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
 	/* Coalesced: the whole chunk is one free span again, 1 MiB fits there. */
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(a, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.npages, SA_CHUNK_PAGES);
 	big = spanalloc_alloc_node(SA_CHUNK_PAGES * PAGE_SIZE, GFP_KERNEL, numa_mem_id());
 	KUNIT_ASSERT_NOT_NULL(test, big);
-	KUNIT_EXPECT_PTR_EQ(test, big, a);
+	KUNIT_EXPECT_EQ(test, (unsigned long)big, info.base);
 	/* That left nothing free: the heap grew a reserve for hardirq context. */
 	sa_total_heap(&st);
 	KUNIT_EXPECT_EQ(test, st.nr_chunks, st0.nr_chunks + 2);
