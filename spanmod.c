@@ -315,9 +315,28 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 }
 
 /*
+ * Zero @len bytes at @p, an object or a span, which starts on a page if
+ * @len is a multiple of PAGE_SIZE: whole pages with clear_page(), as the
+ * page allocator zeroes a page, in the variant the kernel chose for this CPU
+ * at boot (rep stos where the CPU does that fast); else with memset().
+ * Return: @p.
+ */
+static noinline void *sa_zero_big(void *p, size_t len)
+{
+	size_t i;
+
+	if (len % PAGE_SIZE)
+		return memset(p, 0, len);
+	for (i = 0; i < len; i += PAGE_SIZE)
+		clear_page(p + i);
+	return p;
+}
+
+/*
  * Zero an object of @len bytes, a multiple of 8: up to 64 bytes by
  * overlapping word stores from both ends (no call, no loop), the smallest
- * sizes, the most frequent, first; else memset(). Return: @p.
+ * sizes, the most frequent, first; else memset(), from a page up
+ * sa_zero_big(). Return: @p.
  */
 static __always_inline void *sa_zero(void *p, unsigned int len)
 {
@@ -328,8 +347,11 @@ static __always_inline void *sa_zero(void *p, unsigned int len)
 		e[-1] = 0;
 		return p;
 	}
-	if (len > 64)
+	if (len > 64) {
+		if (unlikely(len >= PAGE_SIZE))
+			return sa_zero_big(p, len);
 		return memset(p, 0, len);
+	}
 	q[0] = 0;
 	q[1] = 0;
 	e[-2] = 0;
@@ -637,7 +659,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 			if (unlikely(READ_ONCE(s->quarantined)))
 				sa_quarantine(pool, s);
 		} else if (full && want_init_on_free() && !pool->ctor) {
-			memset(obj, 0, pool->cls->size);
+			sa_zero_big(obj, pool->cls->size);
 		}
 		sa_kasan_free(obj, pool->cls->size);
 	}
@@ -724,7 +746,7 @@ static void *sa_large_alloc(size_t size, gfp_t flags, int node)
 	}
 	sa_kasan_unpoison((void *)s->base, s->elemsize);
 	if (zero && s->needzero)
-		memset((void *)s->base, 0, s->elemsize);
+		sa_zero_big((void *)s->base, s->elemsize);
 	sa_kasan_tail((void *)s->base, size, s->elemsize);
 	sa_kmemleak_alloc((void *)s->base, s->elemsize, flags);
 	this_cpu_inc(sa_large.allocs);
@@ -737,7 +759,7 @@ static void sa_large_free(struct sa_span *s)
 	sa_kmemleak_free(s, 0, (void *)s->base);
 	sa_kasan_unpoison((void *)s->base, s->elemsize);
 	if (want_init_on_free())
-		memset((void *)s->base, 0, s->elemsize);
+		sa_zero_big((void *)s->base, s->elemsize);
 	sa_kasan_free((void *)s->base, s->elemsize);
 	this_cpu_inc(sa_large.frees);
 	this_cpu_sub(sa_large.pages, s->npages);
