@@ -335,7 +335,7 @@ static noinline void *sa_zero_big(void *p, size_t len)
 /*
  * Zero an object of @len bytes, a multiple of 8: up to 64 bytes by
  * overlapping word stores from both ends (no call, no loop), the smallest
- * sizes, the most frequent, first; else memset(), from a page up
+ * sizes, the most frequent, first; else memset(), from a page up as
  * sa_zero_big(). Return: @p.
  */
 static __always_inline void *sa_zero(void *p, unsigned int len)
@@ -348,9 +348,14 @@ static __always_inline void *sa_zero(void *p, unsigned int len)
 		return p;
 	}
 	if (len > 64) {
-		if (unlikely(len >= PAGE_SIZE))
-			return sa_zero_big(p, len);
-		return memset(p, 0, len);
+		if (likely(len < PAGE_SIZE))
+			return memset(p, 0, len);
+		/* One page, the most frequent of these: starts on a page. */
+		if (len == PAGE_SIZE) {
+			clear_page(p);
+			return p;
+		}
+		return sa_zero_big(p, len);
 	}
 	q[0] = 0;
 	q[1] = 0;
