@@ -224,8 +224,11 @@ static void sa_heap_put_spare(struct sa_heap *h, struct sa_span *s)
 	h->nr_spares++;
 }
 
-/* Free the spare descriptors of @h above @keep. */
-static void sa_heap_trim_spares(struct sa_heap *h, unsigned int keep)
+/*
+ * Free the spare descriptors of @h above @keep: the newest, or with @oldest
+ * the oldest.
+ */
+static void sa_heap_trim_spares(struct sa_heap *h, unsigned int keep, bool oldest)
 {
 	unsigned long flags;
 	struct sa_span *s;
@@ -233,7 +236,8 @@ static void sa_heap_trim_spares(struct sa_heap *h, unsigned int keep)
 
 	raw_spin_lock_irqsave(&h->lock, flags);
 	while (h->nr_spares > keep) {
-		s = list_first_entry(&h->spares, struct sa_span, list);
+		s = oldest ? list_last_entry(&h->spares, struct sa_span, list) :
+			     list_first_entry(&h->spares, struct sa_span, list);
 		list_move(&s->list, &extra);
 		h->nr_spares--;
 	}
@@ -270,7 +274,7 @@ static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 		raw_spin_unlock_irqrestore(&h->lock, flags);
 	}
 	if (READ_ONCE(h->nr_spares) > SA_SPARES_MAX)
-		sa_heap_trim_spares(h, SA_SPARES_MAX);
+		sa_heap_trim_spares(h, SA_SPARES_MAX, false);
 }
 
 /* The free span that ends right before @s, or starts right after it. */
@@ -681,10 +685,12 @@ unsigned long sa_heap_release(int node, unsigned long keep, unsigned long max)
 /**
  * sa_heap_trim_meta() - give back the span descriptors no span needs
  *
- * Frees each node's spare descriptors above SA_SPARES_MIN and the empty slabs
- * of the descriptor cache, and waits for them to reach the page allocator
- * (the cache is SLAB_TYPESAFE_BY_RCU: its slabs are freed after a grace
- * period). Slabs that still hold a live descriptor stay.
+ * Renews each node's spares, SA_SPARES_MIN new descriptors for the old ones
+ * (new ones come from few slabs; the old ones, spread over as many slabs as
+ * spans once came from, would keep those slabs), frees the empty slabs of
+ * the descriptor cache, and waits for them to reach the page allocator (the
+ * cache is SLAB_TYPESAFE_BY_RCU: its slabs are freed after a grace period).
+ * Slabs that still hold a live descriptor stay.
  *
  * Context: process context, may sleep (for an RCU grace period and more).
  */
@@ -692,9 +698,24 @@ void sa_heap_trim_meta(void)
 {
 	int node;
 
-	for_each_node(node)
-		if (sa_heaps[node])
-			sa_heap_trim_spares(sa_heaps[node], SA_SPARES_MIN);
+	for_each_node(node) {
+		struct sa_heap *h = sa_heaps[node];
+		unsigned long flags;
+		struct sa_span *s;
+		unsigned int i;
+
+		if (!h)
+			continue;
+		for (i = 0; i < SA_SPARES_MIN; i++) {
+			s = kmem_cache_alloc_node(sa_span_cachep, GFP_KERNEL, node);
+			if (!s)
+				break;
+			raw_spin_lock_irqsave(&h->lock, flags);
+			sa_heap_put_spare(h, s);
+			raw_spin_unlock_irqrestore(&h->lock, flags);
+		}
+		sa_heap_trim_spares(h, SA_SPARES_MIN, true);
+	}
 	kmem_cache_shrink(sa_span_cachep);
 	rcu_barrier();
 }
