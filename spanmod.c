@@ -595,7 +595,7 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
  * double free at once), and leave the span's lists to this CPU's batch. An
  * interrupted critical section, or a full batch, takes the central lock.
  */
-static noinline void sa_pool_free_other(struct sa_pool *pool, struct sa_span *s, void *obj,
+static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
 					unsigned int idx, unsigned long caller)
 {
 	struct sa_pcpu *c;
@@ -641,13 +641,25 @@ central:
 }
 
 /*
+ * sa_pool_free_other() for spanalloc_free(), whose fast path keeps the object
+ * in the register it came in: the arguments in the order it has them.
+ */
+static noinline void sa_free_other_obj(void *obj, struct sa_span *s, unsigned int idx,
+				       unsigned long caller)
+{
+	/* Constant while an object of @s is live, as @obj was just found. */
+	sa_pool_free_other(s->pool, obj, s, idx, caller);
+}
+
+/*
  * Free a live-looking object of a small span. @full: the runtime hooks may be
  * on (the full path); the fast path passes false and has checked they are off.
- * @caller: as for sa_caller().
+ * @caller: as for sa_caller(). @by_obj: spanalloc_free()'s fast path (see
+ * sa_free_other_obj()).
  */
 static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
 					 void *obj, unsigned int idx, unsigned long caller,
-					 const bool full)
+					 const bool full, const bool by_obj)
 {
 	struct sa_pcpu *c;
 
@@ -693,7 +705,10 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	return;
 other:
 	put_cpu_ptr(pool->pcpu);
-	sa_pool_free_other(pool, s, obj, idx, sa_caller(caller));
+	if (by_obj)
+		sa_free_other_obj(obj, s, idx, sa_caller(caller));
+	else
+		sa_pool_free_other(pool, obj, s, idx, sa_caller(caller));
 }
 
 /* Check a pointer handed to a free function; NULL if it must be refused. */
@@ -929,7 +944,7 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 	}
 	trace_free(caller, p, s->elemsize);
 	if (likely(s->state == SA_SPAN_SMALL))
-		sa_pool_free(s->pool, s, (void *)p, idx, caller, true);
+		sa_pool_free(s->pool, s, (void *)p, idx, caller, true, false);
 	else
 		sa_large_free(s);
 }
@@ -972,7 +987,7 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 		goto full;
 	if (unlikely(!sa_unhooked()))
 		goto full;
-	sa_pool_free(s->pool, s, (void *)p, idx, caller, false);
+	sa_pool_free(s->pool, s, (void *)p, idx, caller, false, !named && !cache);
 	return;
 full:
 	if (named && unlikely(!cache)) {
