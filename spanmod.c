@@ -315,17 +315,16 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
 }
 
 /*
- * Zero @len bytes at @p, an object or a span, which starts on a page if
- * @len is a multiple of PAGE_SIZE: whole pages with clear_page(), as the
- * page allocator zeroes a page, in the variant the kernel chose for this CPU
- * at boot (rep stos where the CPU does that fast); else with memset().
- * Return: @p.
+ * Zero @len bytes at @p, an object or a span: whole pages (@p on a page,
+ * @len a multiple of PAGE_SIZE) with clear_page(), as the page allocator
+ * zeroes a page, in the variant the kernel chose for this CPU at boot (rep
+ * stos where the CPU does that fast); else with memset(). Return: @p.
  */
 static noinline void *sa_zero_big(void *p, size_t len)
 {
 	size_t i;
 
-	if (len % PAGE_SIZE)
+	if (!IS_ALIGNED((unsigned long)p | len, PAGE_SIZE))
 		return memset(p, 0, len);
 	for (i = 0; i < len; i += PAGE_SIZE)
 		clear_page(p + i);
@@ -350,7 +349,10 @@ static __always_inline void *sa_zero(void *p, unsigned int len)
 	if (len > 64) {
 		if (likely(len < PAGE_SIZE))
 			return memset(p, 0, len);
-		/* One page, the most frequent of these: starts on a page. */
+		/* A debug cache's objects of whole pages do not start on one. */
+		if (unlikely(!PAGE_ALIGNED(p)))
+			return memset(p, 0, len);
+		/* One page, the most frequent of these. */
 		if (len == PAGE_SIZE) {
 			clear_page(p);
 			return p;
