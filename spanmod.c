@@ -320,12 +320,18 @@ static noinline unsigned long sa_pool_refill(struct sa_pool *pool, gfp_t gfp, in
  * zeroes a page, in the variant the kernel chose for this CPU at boot (rep
  * stos where the CPU does that fast); else with memset(). Return: @p.
  */
-static noinline void *sa_zero_big(void *p, size_t len)
+static noinline notrace void *sa_zero_big(void *p, size_t len)
 {
 	size_t i;
 
+	/* A debug cache's objects of whole pages do not start on one. */
 	if (!IS_ALIGNED((unsigned long)p | len, PAGE_SIZE))
 		return memset(p, 0, len);
+	/* One page, the most frequent. */
+	if (len == PAGE_SIZE) {
+		clear_page(p);
+		return p;
+	}
 	for (i = 0; i < len; i += PAGE_SIZE)
 		clear_page(p + i);
 	return p;
@@ -349,14 +355,6 @@ static __always_inline void *sa_zero(void *p, unsigned int len)
 	if (len > 64) {
 		if (likely(len < PAGE_SIZE))
 			return memset(p, 0, len);
-		/* A debug cache's objects of whole pages do not start on one. */
-		if (unlikely(!PAGE_ALIGNED(p)))
-			return memset(p, 0, len);
-		/* One page, the most frequent of these. */
-		if (len == PAGE_SIZE) {
-			clear_page(p);
-			return p;
-		}
 		return sa_zero_big(p, len);
 	}
 	q[0] = 0;
@@ -603,18 +601,9 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct 
 	struct sa_pcpu *c;
 	bool flush;
 
-	if (unlikely(sa_nmi_refused(SA_NMI_FREE, obj, caller))) {
-		/*
-		 * Only the fast path comes here in NMI context (sa_free_full()
-		 * refuses first): undo the free hooks it ran, the object stays
-		 * allocated (kmemleak no longer tracks it).
-		 */
-		if (sa_free_hooks_built()) {
-			sa_kasan_unpoison(obj, pool->cls->size);
-			sa_kmemleak_alloc(obj, pool->cls->size, GFP_ATOMIC);
-		}
+	/* Only the fast path comes here in NMI context, and only unhooked. */
+	if (unlikely(sa_nmi_refused(SA_NMI_FREE, obj, caller)))
 		return;
-	}
 	c = get_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto central;
@@ -647,10 +636,9 @@ central:
  * in the register it came in: the arguments in the order it has them.
  */
 static noinline void sa_free_other_obj(void *obj, struct sa_span *s, unsigned int idx,
-				       unsigned long caller)
+				       unsigned long caller, struct sa_pool *pool)
 {
-	/* Constant while an object of @s is live, as @obj was just found. */
-	sa_pool_free_other(s->pool, obj, s, idx, caller);
+	sa_pool_free_other(pool, obj, s, idx, caller);
 }
 
 /*
@@ -666,6 +654,10 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	struct sa_pcpu *c;
 
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
+		/* kmemleak takes a lock: in NMI context, refused before (see span.c). */
+		if (sa_free_hooks_built() &&
+		    unlikely(sa_nmi_refused(SA_NMI_FREE, obj, sa_caller(caller))))
+			return;
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
 			sa_report("double free", obj, sa_caller(caller));
@@ -708,14 +700,17 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 other:
 	put_cpu_ptr(pool->pcpu);
 	if (by_obj)
-		sa_free_other_obj(obj, s, idx, sa_caller(caller));
+		sa_free_other_obj(obj, s, idx, sa_caller(caller), pool);
 	else
 		sa_pool_free_other(pool, obj, s, idx, sa_caller(caller));
 }
 
-/* Check a pointer handed to a free function; NULL if it must be refused. */
+/*
+ * Check a pointer handed to a free function; NULL if it must be refused.
+ * @state: receives the span's state, as checked (it is read once).
+ */
 static __always_inline struct sa_span *sa_check_free(const void *p, unsigned int *idx,
-						     unsigned long caller)
+						     u8 *state, unsigned long caller)
 {
 	struct sa_span *s = sa_lookup(p);
 
@@ -723,7 +718,8 @@ static __always_inline struct sa_span *sa_check_free(const void *p, unsigned int
 		sa_report("free of a pointer spanalloc did not hand out", p, caller);
 		return NULL;
 	}
-	switch (READ_ONCE(s->state)) {
+	*state = READ_ONCE(s->state);
+	switch (*state) {
 	case SA_SPAN_SMALL:
 		if (unlikely(!sa_span_obj_start(s, p, idx))) {
 			sa_report(*idx < s->nelems ? "free of a pointer inside an object" :
@@ -776,7 +772,8 @@ static void *sa_large_alloc(size_t size, gfp_t flags, int node)
 	return (void *)s->base;
 }
 
-static void sa_large_free(struct sa_span *s)
+/* Free a large or huge object; @state: its span's, which the caller claimed. */
+static void sa_large_free(struct sa_span *s, u8 state)
 {
 	sa_kmemleak_free(s, 0, (void *)s->base);
 	sa_kasan_unpoison((void *)s->base, s->elemsize);
@@ -785,7 +782,7 @@ static void sa_large_free(struct sa_span *s)
 	sa_kasan_free((void *)s->base, s->elemsize);
 	this_cpu_inc(sa_large.frees);
 	this_cpu_sub(sa_large.pages, s->npages);
-	if (s->state == SA_SPAN_HUGE)
+	if (state == SA_SPAN_HUGE)
 		sa_huge_free(s);
 	else
 		sa_heap_free_span(s);
@@ -926,8 +923,10 @@ EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 				  unsigned long caller)
 {
+	struct sa_pool *pool;
 	struct sa_span *s;
 	unsigned int idx;
+	u8 state;
 
 	if (cache && unlikely(!cache->pool.pcpu)) {
 		sa_report("free to a destroyed cache", p, caller);
@@ -937,18 +936,31 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 		return;
 	if (unlikely(sa_nmi_refused(SA_NMI_FREE, p, caller)))
 		return;
-	s = sa_check_free(p, &idx, caller);
+	s = sa_check_free(p, &idx, &state, caller);
 	if (unlikely(!s))
 		return;
-	if (cache && unlikely(s->pool != &cache->pool)) {
+	/* NULL if the span went back to the heap since (a racing double free). */
+	pool = READ_ONCE(s->pool);
+	if (cache && unlikely(pool != &cache->pool)) {
 		sa_report("free to the wrong cache", p, caller);
 		return;
 	}
+	if (likely(state == SA_SPAN_SMALL)) {
+		if (unlikely(!pool)) {
+			sa_report("free of a pointer into free memory (double free?)", p, caller);
+			return;
+		}
+		trace_free(caller, p, s->elemsize);
+		sa_pool_free(pool, s, (void *)p, idx, caller, true, false);
+		return;
+	}
+	/* Of two racing frees of one large object, the one that claims it frees it. */
+	if (unlikely(cmpxchg(&s->state, state, 0) != state)) {
+		sa_report("double free", p, caller);
+		return;
+	}
 	trace_free(caller, p, s->elemsize);
-	if (likely(s->state == SA_SPAN_SMALL))
-		sa_pool_free(s->pool, s, (void *)p, idx, caller, true, false);
-	else
-		sa_large_free(s);
+	sa_large_free(s, state);
 }
 
 /* A named cache's pool, without touching the cache: NULL for a NULL cache. */
@@ -968,6 +980,7 @@ static __always_inline struct sa_pool *sa_cache_pool(struct spanalloc_cache *cac
 static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache,
 				    unsigned long caller, const bool named)
 {
+	struct sa_pool *pool;
 	struct sa_span *s;
 	unsigned int idx;
 
@@ -984,12 +997,16 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 		goto full;
 	if (unlikely(!sa_span_obj_start(s, p, &idx)))
 		goto full;
-	/* A small span has a pool: this also refuses a NULL cache. */
-	if ((named || cache) && unlikely(s->pool != sa_cache_pool(cache)))
+	/*
+	 * A small span has a pool: this also refuses a NULL cache. Read once:
+	 * NULL if the span went back to the heap since (a racing double free).
+	 */
+	pool = data_race(s->pool);
+	if ((named || cache) ? unlikely(pool != sa_cache_pool(cache)) : unlikely(!pool))
 		goto full;
 	if (unlikely(!sa_unhooked()))
 		goto full;
-	sa_pool_free(s->pool, s, (void *)p, idx, caller, false, !named && !cache);
+	sa_pool_free(pool, s, (void *)p, idx, caller, false, !named && !cache);
 	return;
 full:
 	if (named && unlikely(!cache)) {
@@ -1200,8 +1217,7 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 		put_cpu_ptr(pool->pcpu);
 		if (i < nr) {
 			/* A refill may sleep: the gate checked only in debug kernels. */
-			if (unlikely(sa_sleep_refused(gfp, caller) ||
-				     sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
+			if (unlikely(sa_sleep_refused(gfp, caller)))
 				break;
 			got = sa_pool_refill(pool, gfp, NUMA_NO_NODE);
 			if (unlikely(!got))
@@ -1234,6 +1250,9 @@ static int sa_alloc_bulk(struct spanalloc_cache *cache, size_t size, gfp_t flags
 	size_t i;
 
 	if (!sa_bulk_args_ok(nr, p, caller))
+		return 0;
+	/* All or nothing: refused at once (giving some back could be refused too). */
+	if (unlikely(sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
 		return 0;
 	if (cache && sa_unhooked())
 		return sa_pool_alloc_bulk(&cache->pool, flags, nr, p, cache->object_size, caller);
@@ -1273,8 +1292,13 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 	s = sa_lookup(p[i]);
 	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
 		return i;
-	pool = s->pool;
-	if ((cache && unlikely(pool != &cache->pool)) || unlikely(!sa_unhooked()))
+	/* NULL if the span went back to the heap since (a racing double free). */
+	pool = READ_ONCE(s->pool);
+	if (unlikely(!pool) || (cache && unlikely(pool != &cache->pool)) ||
+	    unlikely(!sa_unhooked()))
+		return i;
+	/* The free hooks take kmemleak's lock: sa_free() refuses in NMI context. */
+	if (sa_free_hooks_built() && unlikely(in_nmi()))
 		return i;
 	/* The pool's geometry: kept in registers for the loop. */
 	div_mul = s->div_mul;

@@ -219,7 +219,9 @@ static unsigned int sa_test_chunk_tags(const void *p)
 		unsigned long a = base + i * PAGE_SIZE;
 
 		if (spanalloc_debug_lookup((void *)a, &info) == -ENOENT ||
-		    a < info.base || a >= info.base + info.npages * PAGE_SIZE)
+		    a < info.base || a >= info.base + info.npages * PAGE_SIZE ||
+		    (info.state != SA_SPAN_FREE && info.state != SA_SPAN_SMALL &&
+		     info.state != SA_SPAN_LARGE))
 			bad++;
 	}
 	return bad;
@@ -229,7 +231,7 @@ static void heap_split_and_coalesce(struct kunit *test)
 {
 	struct spanalloc_heap_stats st0, st;
 	struct spanalloc_ptr_info info;
-	void *a, *b, *c, *big;
+	void *a, *b, *c, *d, *big;
 
 	spanalloc_debug_release();
 	sa_total_heap(&st0);
@@ -248,19 +250,29 @@ static void heap_split_and_coalesce(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(a), (size_t)(40 << 10));
 
 	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
-	/* A third span, then a hole between two: each free joins its neighbours. */
+	/*
+	 * Two more spans, c (9 pages) and d, next to a and b in the chunk.
+	 * Freed a, c, b, d: b joins c before it (the longer, b, keeps its
+	 * descriptor and its start moves down) and a after it; d joins the
+	 * rest of the chunk on one side and those on the other.
+	 */
 	c = spanalloc_alloc_node(36 << 10, GFP_KERNEL, numa_mem_id());
+	d = spanalloc_alloc_node(40 << 10, GFP_KERNEL, numa_mem_id());
 	KUNIT_ASSERT_NOT_NULL(test, c);
-	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
-	spanalloc_free(b);
-	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(b, &info), 0);
-	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
+	KUNIT_ASSERT_NOT_NULL(test, d);
 	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
 	spanalloc_free(a);
 	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(a, &info), 0);
 	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
 	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
 	spanalloc_free(c);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
+	spanalloc_free(b);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(b, &info), 0);
+	KUNIT_EXPECT_EQ(test, info.state, (int)SA_SPAN_FREE);
+	KUNIT_EXPECT_EQ(test, info.npages, 29U);
+	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
+	spanalloc_free(d);
 	KUNIT_EXPECT_EQ(test, sa_test_chunk_tags(a), 0U);
 	/* Coalesced: the whole chunk is one free span again, 1 MiB fits there. */
 	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(a, &info), 0);
@@ -1825,26 +1837,22 @@ static void bad_bulk_counts(struct kunit *test)
 }
 
 /*
- * A sleeping gfp in atomic context is reported and refused before anything
- * sleeps: on every call with CONFIG_DEBUG_ATOMIC_SLEEP (where might_sleep()
- * would warn), else wherever spanalloc could sleep: a refill (here a new
- * cache's first allocation, single or bulk) and a large object.
- */
-/*
  * Calls in NMI context, simulated as __nmi_enter() counts it (without its
  * lockdep and RCU hooks, which nothing here needs): what the fast paths serve
- * without a lock is served; a refill, a bulk refill, a large object, a free
+ * without a lock is served; a refill, a bulk call, a large object, a free
  * to a span this CPU does not own and a large free are reported and refused,
- * the objects kept (freed again after).
+ * the objects kept (freed again after). With KASAN or kmemleak built in, a
+ * fast free is refused too (kmemleak takes a lock); with a runtime hook on,
+ * every call.
  */
 static void bad_nmi_context(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_nmi", 64, 0, 0, NULL);
 	void *big, *other, *own, *own2, *fresh, *large, *objs[4];
 	struct spanalloc_ptr_info info;
+	bool hooked, free_hooks;
 	unsigned long flags;
 	int errors, n;
-	bool hooked;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	migrate_disable();
@@ -1854,6 +1862,8 @@ static void bad_nmi_context(struct kunit *test)
 	spanalloc_debug_drain();
 	own = spanalloc_alloc(32, GFP_KERNEL);
 	hooked = spanalloc_debug_hooked();
+	free_hooks = hooked || IS_ENABLED(CONFIG_KASAN_GENERIC) ||
+		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK);
 
 	local_irq_save(flags);
 	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
@@ -1869,7 +1879,7 @@ static void bad_nmi_context(struct kunit *test)
 	local_irq_restore(flags);
 	migrate_enable();
 
-	errors = hooked ? 7 : 5;
+	errors = 5 + free_hooks + hooked;
 	KUNIT_EXPECT_NULL(test, fresh);
 	KUNIT_EXPECT_EQ(test, n, 0);
 	KUNIT_EXPECT_NULL(test, large);
@@ -1879,11 +1889,17 @@ static void bad_nmi_context(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, info.live);
 	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(other, &info), 0);
 	KUNIT_EXPECT_TRUE(test, info.live);
-	if (hooked) {
+	if (hooked)
 		KUNIT_EXPECT_NULL(test, own2);
-		own2 = own;
-	} else {
+	else if (free_hooks)
+		KUNIT_EXPECT_TRUE(test, own2 && own2 != own);
+	else
 		KUNIT_EXPECT_PTR_EQ(test, own2, own);
+	if (free_hooks) {
+		/* Refused: still allocated. */
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(own, &info), 0);
+		KUNIT_EXPECT_TRUE(test, info.live);
+		spanalloc_free(own);
 	}
 	spanalloc_free(big);
 	spanalloc_cache_free(c, other);
@@ -1892,6 +1908,12 @@ static void bad_nmi_context(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
 }
 
+/*
+ * A sleeping gfp in atomic context is reported and refused before anything
+ * sleeps: on every call with CONFIG_DEBUG_ATOMIC_SLEEP (where might_sleep()
+ * would warn), else wherever spanalloc could sleep: a refill (here a new
+ * cache's first allocation, single or bulk) and a large object.
+ */
 static void bad_gfp_sleeping_in_atomic(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_atomic", 64, 0, 0, NULL);
