@@ -257,22 +257,28 @@ static bool sa_may_grow(void)
 	return !in_hardirq() && !in_nmi();
 }
 
+/* Add a new spare descriptor to @h, allocated outside the lock. Return: false if none. */
+static bool sa_heap_new_spare(struct sa_heap *h, gfp_t gfp)
+{
+	struct sa_span *s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, h->node);
+	unsigned long flags;
+
+	if (!s)
+		return false;
+	raw_spin_lock_irqsave(&h->lock, flags);
+	sa_heap_put_spare(h, s);
+	raw_spin_unlock_irqrestore(&h->lock, flags);
+	return true;
+}
+
 /* Bring the spares between SA_SPARES_MIN and SA_SPARES_MAX, outside the lock. */
 static void sa_heap_balance_spares(struct sa_heap *h, gfp_t gfp)
 {
-	unsigned long flags;
-	struct sa_span *s;
-
 	if (!sa_may_grow())
 		return;
-	while (READ_ONCE(h->nr_spares) < SA_SPARES_MIN) {
-		s = kmem_cache_alloc_node(sa_span_cachep, gfp & SA_RECLAIM_MASK, h->node);
-		if (!s)
+	while (READ_ONCE(h->nr_spares) < SA_SPARES_MIN)
+		if (!sa_heap_new_spare(h, gfp))
 			break;
-		raw_spin_lock_irqsave(&h->lock, flags);
-		sa_heap_put_spare(h, s);
-		raw_spin_unlock_irqrestore(&h->lock, flags);
-	}
 	if (READ_ONCE(h->nr_spares) > SA_SPARES_MAX)
 		sa_heap_trim_spares(h, SA_SPARES_MAX, false);
 }
@@ -700,20 +706,13 @@ void sa_heap_trim_meta(void)
 
 	for_each_node(node) {
 		struct sa_heap *h = sa_heaps[node];
-		unsigned long flags;
-		struct sa_span *s;
 		unsigned int i;
 
 		if (!h)
 			continue;
-		for (i = 0; i < SA_SPARES_MIN; i++) {
-			s = kmem_cache_alloc_node(sa_span_cachep, GFP_KERNEL, node);
-			if (!s)
+		for (i = 0; i < SA_SPARES_MIN; i++)
+			if (!sa_heap_new_spare(h, GFP_KERNEL))
 				break;
-			raw_spin_lock_irqsave(&h->lock, flags);
-			sa_heap_put_spare(h, s);
-			raw_spin_unlock_irqrestore(&h->lock, flags);
-		}
 		sa_heap_trim_spares(h, SA_SPARES_MIN, true);
 	}
 	kmem_cache_shrink(sa_span_cachep);

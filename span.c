@@ -105,8 +105,10 @@
  * -----------
  * Not allowed, as for kmalloc(): the interrupted code may hold a central or
  * heap lock on this CPU. Only the fast paths, which take no lock, serve an
- * NMI; every other way reports the mistake and refuses (an allocation fails,
- * a free leaks its object) rather than risk the deadlock (sa_nmi_refused()).
+ * NMI (frees not, where KASAN or kmemleak hooks are built in: kmemleak
+ * locks); every other way reports the mistake and refuses (an allocation
+ * fails, a free leaks its object) rather than risk the deadlock
+ * (sa_nmi_refused()).
  */
 #include <linux/bitmap.h>
 #include <linux/rcupdate.h>
