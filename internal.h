@@ -247,6 +247,18 @@ static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i
 }
 
 /*
+ * How an object of a pool is zeroed on allocation (sa_pool::zero), chosen
+ * once from its size so that the fast path tests one byte, not the size
+ * (sa_zero()): 1 to SA_ZERO_WORDS, an object of that many words, zeroed by
+ * that many stores; SA_ZERO_CALL, a larger one, by memset() or, from a page
+ * up, clear_page(); SA_ZERO_NONE, none (init_on_alloc off, fixed at boot,
+ * or a constructor), but for __GFP_ZERO (memset()).
+ */
+#define SA_ZERO_NONE		0
+#define SA_ZERO_WORDS		8
+#define SA_ZERO_CALL		(SA_ZERO_WORDS + 1)
+
+/*
  * struct sa_pool - where objects of one geometry come from
  *
  * One pool per size class serves the size API; every named cache has its own
@@ -266,7 +278,7 @@ struct sa_pool {
 	unsigned int free_batch;
 	unsigned int max_retired;	/* sa_pcpu::retired used: SA_RETIRED_PAGES of spans */
 	gfp_t gfp_full;			/* gfp flags for the full path (sa_pool_init()) */
-	bool init_zero;			/* init_on_alloc (fixed at boot), no constructor */
+	u8 zero;			/* enum sa_zero_kind for @usable (sa_pool_init()) */
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	bool hooks_ref;			/* holds a reference on sa_hooks (debug) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */

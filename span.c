@@ -612,6 +612,16 @@ bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 }
 EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
 
+/* sa_pool::zero for objects of @usable bytes, zeroed on allocation if @init. */
+static u8 sa_zero_kind(bool init, unsigned int usable)
+{
+	if (!init)
+		return SA_ZERO_NONE;
+	if (usable > SA_ZERO_WORDS * sizeof(u64))
+		return SA_ZERO_CALL;
+	return usable / sizeof(u64);
+}
+
 /**
  * sa_pool_init() - set up a pool for one size class or named cache
  * @pool: zeroed pool
@@ -641,7 +651,7 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->ctor = ctor;
 	/* The full path reports __GFP_ZERO for a constructor's objects. */
 	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
-	pool->init_zero = want_init_on_alloc(0) && !ctor;
+	pool->zero = sa_zero_kind(want_init_on_alloc(0) && !ctor, pool->usable);
 	pool->cache = cache;
 	pool->pcpu = alloc_percpu(struct sa_pcpu);
 	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);

@@ -157,18 +157,14 @@ unsigned long spanalloc_errors(void)
 EXPORT_SYMBOL_NS_GPL(spanalloc_errors, SPANALLOC_INTERNAL);
 
 /*
- * Must an object of @pool allocated with @gfp be zeroed? A constructor's
- * objects keep what it wrote: init_on_alloc skips them, as SLUB does, and
- * __GFP_ZERO was reported and dropped (sa_pool::gfp_full). @named: @pool
- * may be a named cache's; a size class has no constructor, and only the
- * init_on_alloc key is tested then.
+ * __GFP_ZERO asks an object of @pool to be zeroed where init_on_alloc does
+ * not (sa_pool::zero is SA_ZERO_NONE). A constructor's objects keep what it
+ * wrote: __GFP_ZERO was reported and dropped (sa_pool::gfp_full). @named:
+ * @pool may be a named cache's; a size class has no constructor.
  */
-static __always_inline bool sa_want_zero(struct sa_pool *pool, gfp_t gfp, const bool named)
+static __always_inline bool sa_gfp_zero(struct sa_pool *pool, gfp_t gfp, const bool named)
 {
-	if (!named)
-		return want_init_on_alloc(gfp);
-	/* want_init_on_alloc(gfp) && !pool->ctor, the boot-time half precomputed. */
-	return pool->init_zero || ((gfp & __GFP_ZERO) && !pool->ctor);
+	return (gfp & __GFP_ZERO) && (!named || !pool->ctor);
 }
 
 /**
@@ -338,36 +334,68 @@ static noinline notrace void *sa_zero_big(void *p, size_t len)
 }
 
 /*
- * Zero an object of @len bytes, a multiple of 8: up to 64 bytes by
- * overlapping word stores from both ends (no call, no loop), the smallest
- * sizes, the most frequent, first; else memset(), from a page up as
- * sa_zero_big(). Return: @p.
+ * Zero an object of @pool (sa_pool::usable bytes, a multiple of 8) as @kind
+ * (sa_pool::zero) says, the commonest kinds tested first: 16 and 64 bytes
+ * (kmalloc's busiest caches are its 16, 64 and 32 byte ones), each by
+ * exactly its stores; then a larger object, by memset() or from a page up
+ * sa_zero_big(); then 32 bytes, and the other sizes to 64 bytes by stores
+ * that overlap from both ends. No call, loop or size test up to 64 bytes.
+ * SA_ZERO_NONE zeroes only for sa_gfp_zero(@pool, @gfp, @named), the rare
+ * case, tested last. Return: @p.
  */
-static __always_inline void *sa_zero(void *p, unsigned int len)
+static __always_inline void *sa_zero(void *p, unsigned int kind, struct sa_pool *pool,
+				     gfp_t gfp, const bool named)
 {
-	u64 *q = p, *e = p + len;
+	unsigned int len;
+	u64 *q = p;
 
-	if (likely(len <= 16)) {
+	if (likely(kind == 2)) {
 		q[0] = 0;
-		e[-1] = 0;
+		q[1] = 0;
 		return p;
 	}
-	if (len > 64) {
-		if (likely(len < PAGE_SIZE))
-			return memset(p, 0, len);
-		return sa_zero_big(p, len);
-	}
-	q[0] = 0;
-	q[1] = 0;
-	e[-2] = 0;
-	e[-1] = 0;
-	if (len > 32) {
+	if (kind == 8) {
+		q[0] = 0;
+		q[1] = 0;
 		q[2] = 0;
 		q[3] = 0;
-		e[-4] = 0;
-		e[-3] = 0;
+		q[4] = 0;
+		q[5] = 0;
+		q[6] = 0;
+		q[7] = 0;
+		return p;
 	}
-	return p;
+	if (kind > SA_ZERO_WORDS)
+		goto call;
+	if (kind == 4) {
+		q[0] = 0;
+		q[1] = 0;
+		q[2] = 0;
+		q[3] = 0;
+		return p;
+	}
+	if (kind != SA_ZERO_NONE) {
+		q[0] = 0;
+		q[kind - 1] = 0;
+		if (kind > 2) {
+			q[1] = 0;
+			q[kind - 2] = 0;
+		}
+		if (kind > 4) {
+			q[2] = 0;
+			q[3] = 0;
+			q[kind - 4] = 0;
+			q[kind - 3] = 0;
+		}
+		return p;
+	}
+	if (!sa_gfp_zero(pool, gfp, named))
+		return p;
+call:
+	len = pool->usable;
+	if (likely(len < PAGE_SIZE))
+		return memset(p, 0, len);
+	return sa_zero_big(p, len);
 }
 
 /*
@@ -430,6 +458,7 @@ static __always_inline bool sa_nmi_refused(const char *what, const void *p,
 }
 
 #define SA_NMI_ALLOC	"allocation in NMI context, refused"
+#define SA_DESTROYED_ALLOC	"allocation from a destroyed cache"
 #define SA_NMI_FREE	"free in NMI context, refused (the object is leaked)"
 
 /* Bytes requested: @req, or 0 for a named cache's object size (read late). */
@@ -445,8 +474,8 @@ static __always_inline size_t sa_req(struct sa_pool *pool, size_t req)
 static __always_inline void *sa_alloc_finish(struct sa_pool *pool, void *obj, bool fresh,
 					     gfp_t gfp, size_t req, const bool named)
 {
-	if (!fresh && sa_want_zero(pool, gfp, named))
-		obj = sa_zero(obj, pool->usable);
+	if (!fresh)
+		obj = sa_zero(obj, pool->zero, pool, gfp, named);
 	sa_kasan_tail(obj, sa_req(pool, req), pool->cls->size);
 	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
 	return obj;
@@ -464,6 +493,11 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 
 	if (unlikely(sa_nmi_refused(SA_NMI_ALLOC, NULL, caller)))
 		return NULL;
+	/* Read racily, as the allocation that follows would be. */
+	if (unlikely(pool->cache && data_race(pool->cache->destroyed))) {
+		sa_report(SA_DESTROYED_ALLOC, pool->cache->name, caller);
+		return NULL;
+	}
 	/* The fast path's miss comes here without it; others call it twice. */
 	might_alloc(gfp);
 	for (;;) {
@@ -932,7 +966,7 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 	unsigned int idx;
 	u8 state;
 
-	if (cache && unlikely(!cache->pool.pcpu)) {
+	if (cache && unlikely(!cache->pool.central)) {
 		sa_report("free to a destroyed cache", p, caller);
 		return;
 	}
@@ -1173,11 +1207,12 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 
 /*
  * Hand out the @n objects a bulk allocation took into @p (each with SA_FRESH
- * if still zero): unpoison, zero them if @zero, tell kmemleak. Inlined under
- * tests of @len, so that sa_zero() tests the size once per call.
+ * if still zero): unpoison, zero them as @kind says, tell kmemleak. Inlined
+ * under tests of @kind, so that sa_zero() tests it once per call.
  */
 static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_t n,
-					   unsigned int len, size_t req, gfp_t gfp, bool zero)
+					   unsigned int len, size_t req, gfp_t gfp,
+					   unsigned int kind)
 {
 	size_t j;
 
@@ -1191,8 +1226,8 @@ static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_
 			p[j] = obj;
 		}
 		sa_kasan_unpoison(obj, pool->cls->size);
-		if (zero && !(got & SA_FRESH))
-			sa_zero(obj, len);
+		if (kind != SA_ZERO_NONE && !(got & SA_FRESH))
+			sa_zero(obj, kind, pool, 0, true);
 		sa_kasan_tail(obj, req, pool->cls->size);
 		sa_kmemleak_alloc(obj, pool->cls->size, gfp);
 	}
@@ -1206,7 +1241,7 @@ static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_
 static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void **p,
 			      size_t req, unsigned long caller)
 {
-	unsigned int len = pool->usable;
+	unsigned int len = pool->usable, kind;
 	unsigned long got;
 	struct sa_pcpu *c;
 	size_t i = 0;
@@ -1230,17 +1265,22 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 		}
 	}
 	this_cpu_add(pool->pcpu->stat[SA_ALLOC], i);
-	/* The zeroing decision and the size tests once for all objects. */
-	if (!sa_want_zero(pool, gfp, true))
-		sa_bulk_finish(pool, p, i, len, req, gfp, false);
-	else if (len <= 16)
-		sa_bulk_finish(pool, p, i, len, req, gfp, true);
-	else if (len <= 32)
-		sa_bulk_finish(pool, p, i, len, req, gfp, true);
-	else if (len <= 64)
-		sa_bulk_finish(pool, p, i, len, req, gfp, true);
+	/* The zeroing decision and its kind tested once for all objects. */
+	kind = pool->zero;
+	if (kind == SA_ZERO_NONE && sa_gfp_zero(pool, gfp, true))
+		kind = SA_ZERO_CALL;
+	if (kind == SA_ZERO_NONE)
+		sa_bulk_finish(pool, p, i, len, req, gfp, SA_ZERO_NONE);
+	else if (kind == 2)
+		sa_bulk_finish(pool, p, i, len, req, gfp, 2);
+	else if (kind == 8)
+		sa_bulk_finish(pool, p, i, len, req, gfp, 8);
+	else if (kind == 4)
+		sa_bulk_finish(pool, p, i, len, req, gfp, 4);
+	else if (kind == SA_ZERO_CALL)
+		sa_bulk_finish(pool, p, i, len, req, gfp, SA_ZERO_CALL);
 	else
-		sa_bulk_finish(pool, p, i, len, req, gfp, true);
+		sa_bulk_finish(pool, p, i, len, req, gfp, kind);
 	if (likely(i == nr))
 		return nr;
 	while (i--)
@@ -1409,6 +1449,13 @@ EXPORT_SYMBOL_GPL(spanalloc_free_bulk);
 #define SA_GRAVEYARD	64
 static LIST_HEAD(sa_graveyard);
 static unsigned int sa_graveyard_len;
+
+/*
+ * The per-CPU caches of every destroyed cache's freed pool: no span, so that
+ * spanalloc_cache_alloc()'s fast path misses without testing
+ * spanalloc_cache::destroyed, and sa_pool_alloc_full() refuses.
+ */
+static struct sa_pcpu __percpu *sa_dead_pcpu;
 
 static void sa_free_cache(struct spanalloc_cache *cache)
 {
@@ -1721,6 +1768,7 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 	mutex_unlock(&sa_pools_mutex);
 	cpus_read_unlock();
 	sa_pool_destroy(&cache->pool);
+	cache->pool.pcpu = sa_dead_pcpu;
 	sa_bury(cache);
 }
 EXPORT_SYMBOL_GPL(spanalloc_cache_destroy);
@@ -1737,7 +1785,7 @@ static __always_inline bool sa_cache_usable(struct spanalloc_cache *cache, gfp_t
 		return false;
 	}
 	if (unlikely(cache->destroyed)) {
-		sa_report("allocation from a destroyed cache", cache->name, caller);
+		sa_report(SA_DESTROYED_ALLOC, cache->name, caller);
 		return false;
 	}
 	if (unlikely(cache->pool.ctor && (*flags & __GFP_ZERO))) {
@@ -1766,9 +1814,11 @@ static noinline void *sa_cache_alloc_full(struct spanalloc_cache *cache, gfp_t f
  */
 void *spanalloc_cache_alloc(struct spanalloc_cache *cache, gfp_t flags)
 {
-	/* destroyed: read racily, as the allocation that follows would be. */
-	if (unlikely(!cache || data_race(cache->destroyed) ||
-		     !sa_gfp_plain(flags, cache->pool.gfp_full) || !sa_unhooked()))
+	/*
+	 * A destroyed cache has no span in any per-CPU cache (drained, or
+	 * sa_dead_pcpu): its fast path misses, and sa_pool_alloc_full() refuses.
+	 */
+	if (unlikely(!cache || !sa_gfp_plain(flags, cache->pool.gfp_full) || !sa_unhooked()))
 		return sa_cache_alloc_full(cache, flags, _RET_IP_);
 	return sa_pool_alloc_fast(&cache->pool, flags, NUMA_NO_NODE, 0, 0, true, true);
 }
@@ -2085,13 +2135,20 @@ static void sa_class_pools_exit(void)
 static int __init spanalloc_init(void)
 {
 	unsigned int i;
-	int ret;
+	int ret, cpu;
 
 	ret = sa_heap_init();
 	if (ret)
 		return ret;
 	if (want_init_on_free())
 		static_branch_inc(&sa_hooks);
+	sa_dead_pcpu = alloc_percpu(struct sa_pcpu);
+	if (!sa_dead_pcpu) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for_each_possible_cpu(cpu)
+		per_cpu_ptr(sa_dead_pcpu, cpu)->span = SA_NO_SPAN;
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
 		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], NULL, NULL, sa_debug_all);
 		if (ret)
@@ -2117,6 +2174,7 @@ static int __init spanalloc_init(void)
 	return 0;
 fail:
 	sa_class_pools_exit();
+	free_percpu(sa_dead_pcpu);
 	sa_heap_exit();
 	return ret;
 }
@@ -2147,6 +2205,7 @@ static void __exit spanalloc_exit(void)
 	list_for_each_entry_safe(cache, tmp, &sa_graveyard, list)
 		sa_free_cache(cache);
 	sa_class_pools_exit();
+	free_percpu(sa_dead_pcpu);
 	sa_heap_exit();
 }
 

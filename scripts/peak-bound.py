@@ -10,7 +10,10 @@ ceil(live objects / objects per span) spans, and a large object its pages.
 No partly used span, no per-CPU span, no free page in the heap. Prints the
 peak pages of the whole trace and of its kmalloc part, without and with
 span descriptors (--desc bytes each, sizeof(struct sa_span) rounded up by
-its slab cache).
+its slab cache), and the pages of the fewest whole chunks that hold those
+spans at the peak: the page heap takes its pages from the page allocator in
+1 MiB chunks (SA_CHUNK_PAGES), and only a huge object (more than a chunk)
+has pages of its own.
 
 Usage: scripts/peak-bound.py [--desc 256] TRACE.gz...
 """
@@ -20,6 +23,7 @@ import re
 
 PAGE = 4096
 MAX_SPAN_PAGES = 8
+CHUNK_PAGES = 256
 MAX_NELEMS = 512
 CACHE_MIN_OBJS = 4
 
@@ -55,7 +59,7 @@ def cache_geometry(size):
 
 def bound(path, cls, kmalloc_only, desc):
     geom, live, count = {}, {}, {}
-    pages = spans = peak = peak_desc = 0
+    pages = spans = peak = peak_desc = huge = peak_chunked = 0
     with gzip.open(path, "rt") as f:
         for line in f:
             if line[0] not in "af":
@@ -69,6 +73,8 @@ def bound(path, cls, kmalloc_only, desc):
                 if size > 32768:
                     live[p[1]] = (None, -(-size // PAGE))
                     pages += live[p[1]][1]
+                    if live[p[1]][1] > CHUNK_PAGES:
+                        huge += live[p[1]][1]
                 else:
                     key = ("kmalloc", size) if kind == "kmalloc" else (kind, size)
                     if key not in geom:
@@ -87,6 +93,8 @@ def bound(path, cls, kmalloc_only, desc):
                 pool, np = live.pop(p[1])
                 if pool is None:
                     pages -= np
+                    if np > CHUNK_PAGES:
+                        huge -= np
                 else:
                     n = count[pool]
                     g = geom[pool]
@@ -96,7 +104,9 @@ def bound(path, cls, kmalloc_only, desc):
                     count[pool] = n - 1
             peak = max(peak, pages)
             peak_desc = max(peak_desc, pages + spans * desc / PAGE)
-    return peak, peak_desc
+            chunks = -(-(pages - huge) // CHUNK_PAGES)
+            peak_chunked = max(peak_chunked, chunks * CHUNK_PAGES + huge)
+    return peak, peak_desc, peak_chunked
 
 
 def main():
@@ -106,14 +116,15 @@ def main():
     ap.add_argument("traces", nargs="+")
     a = ap.parse_args()
     cls = classes(a.classes)
-    print("| trace | part | peak pages, perfect packing | with span descriptors (%d B) |"
-          % a.desc)
-    print("|---|---|---:|---:|")
+    print("| trace | part | peak pages, perfect packing | with span descriptors (%d B) "
+          "| in whole 1 MiB chunks, descriptors not counted |" % a.desc)
+    print("|---|---|---:|---:|---:|")
     for t in a.traces:
         name = re.sub(r"\.trace\.gz$", "", t.split("/")[-1])
         for km in (False, True):
-            pk, pkd = bound(t, cls, km, a.desc)
-            print("| %s | %s | %d | %.0f |" % (name, "kmalloc part" if km else "whole", pk, pkd))
+            pk, pkd, pkc = bound(t, cls, km, a.desc)
+            print("| %s | %s | %d | %.0f | %d |"
+                  % (name, "kmalloc part" if km else "whole", pk, pkd, pkc))
 
 
 if __name__ == "__main__":

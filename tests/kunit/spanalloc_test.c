@@ -1119,6 +1119,75 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 }
 
 /*
+ * Every way sa_zero() zeroes a small object (one to eight words by stores,
+ * more by memset()), through a named cache and the size API: of three
+ * objects side by side, all dirty, the middle one is freed and allocated
+ * again. It must come back zero (init_on_alloc, or __GFP_ZERO where it is
+ * off), and its neighbours must keep every byte. A fresh named cache hands
+ * out the same object again; the size API's classes are shared, so there
+ * it may differ.
+ */
+static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
+			       unsigned int size)
+{
+	gfp_t gfp = GFP_KERNEL | (want_init_on_alloc(GFP_KERNEL) ? 0 : __GFP_ZERO);
+	const char *what = c ? "a named cache's" : "a size class's";
+	u8 *o[3], *x = NULL;
+	unsigned int i;
+	bool ok = true;
+
+	migrate_disable();
+	for (i = 0; i < ARRAY_SIZE(o); i++) {
+		o[i] = c ? spanalloc_cache_alloc(c, GFP_KERNEL) : spanalloc_alloc(size, GFP_KERNEL);
+		ok &= !!o[i];
+	}
+	if (ok) {
+		for (i = 0; i < ARRAY_SIZE(o); i++)
+			memset(o[i], 0x5a, size);
+		if (c) {
+			spanalloc_cache_free(c, o[1]);
+			x = spanalloc_cache_alloc(c, gfp);
+		} else {
+			spanalloc_free(o[1]);
+			x = spanalloc_alloc(size, gfp);
+		}
+	}
+	migrate_enable();
+	KUNIT_ASSERT_TRUE_MSG(test, ok && x, "size %u: allocation failed", size);
+	if (c)
+		KUNIT_EXPECT_PTR_EQ_MSG(test, x, o[1], "size %u: not the freed object", size);
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(x, 0, size), "size %u: %s object not zeroed",
+			      size, what);
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(o[0], 0x5a, size),
+			      "size %u: %s object before was written", size, what);
+	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(o[2], 0x5a, size),
+			      "size %u: %s object after was written", size, what);
+	for (i = 0; i < ARRAY_SIZE(o); i++) {
+		void *f = i == 1 ? x : o[i];
+
+		if (c)
+			spanalloc_cache_free(c, f);
+		else
+			spanalloc_free(f);
+	}
+}
+
+static void api_zero_small_sizes(struct kunit *test)
+{
+	struct spanalloc_cache *c;
+	unsigned int size;
+
+	for (size = 8; size <= 72; size += 8) {
+		c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
+		KUNIT_ASSERT_NOT_NULL(test, c);
+		sa_test_zero_round(test, c, size);
+		spanalloc_cache_destroy(c);
+		sa_test_zero_round(test, NULL, size);
+	}
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
+/*
  * Allocate @n objects of @size (from @c if given, in bulk), dirty them, free
  * them, allocate @n again: each must be zero, and some must be the dirty
  * ones, or the case proves nothing. On one CPU, so the objects come back.
@@ -1818,6 +1887,26 @@ static void bad_use_destroyed_cache(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanalloc_cache_alloc_bulk(c, GFP_KERNEL, 2, p), 0);
 	spanalloc_cache_free(c, p);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+
+	/*
+	 * Destroyed with a live object: kept, the object still valid, but no
+	 * allocation, on this CPU either, whose cache held a span before.
+	 */
+	c = spanalloc_cache_create("sa_test_dead_live", 48, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_disable();
+	p[0] = spanalloc_cache_alloc(c, GFP_KERNEL);
+	spanalloc_cache_destroy(c);
+	p[1] = p[0] ? spanalloc_cache_alloc(c, GFP_KERNEL) : NULL;
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, p[0]);
+	KUNIT_EXPECT_NULL(test, p[1]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	spanalloc_cache_free(c, p[0]);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	KUNIT_EXPECT_NULL(test, spanalloc_cache_alloc(c, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 6);
 }
 
 static void bad_bulk_counts(struct kunit *test)
@@ -2534,6 +2623,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_cache_destroy_live),
 	KUNIT_CASE(api_node_placement),
 	KUNIT_CASE(api_gfp_zero_after_dirty_reuse),
+	KUNIT_CASE(api_zero_small_sizes),
 	KUNIT_CASE(api_init_on_free),
 	KUNIT_CASE(api_cross_cache_free_refused),
 	{}
