@@ -250,13 +250,15 @@ static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i
  * How an object of a pool is zeroed on allocation (sa_pool::zero), chosen
  * once from its size so that the fast path tests one byte, not the size
  * (sa_zero()): 1 to SA_ZERO_WORDS, an object of that many words, zeroed by
- * that many stores; SA_ZERO_CALL, a larger one, by memset() or, from a page
- * up, clear_page(); SA_ZERO_NONE, none (init_on_alloc off, fixed at boot,
- * or a constructor), but for __GFP_ZERO (memset()).
+ * that many stores; SA_ZERO_PAGE, objects of one page each, by clear_page();
+ * SA_ZERO_CALL, other larger ones, by memset() or, whole pages, clear_page();
+ * SA_ZERO_NONE, none (init_on_alloc off, fixed at boot, or a constructor),
+ * but for __GFP_ZERO (memset()).
  */
 #define SA_ZERO_NONE		0
 #define SA_ZERO_WORDS		8
 #define SA_ZERO_CALL		(SA_ZERO_WORDS + 1)
+#define SA_ZERO_PAGE		(SA_ZERO_WORDS + 2)
 
 /*
  * struct sa_pool - where objects of one geometry come from

@@ -612,11 +612,16 @@ bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 }
 EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
 
-/* sa_pool::zero for objects of @usable bytes, zeroed on allocation if @init. */
-static u8 sa_zero_kind(bool init, unsigned int usable)
+/*
+ * sa_pool::zero for objects of @usable bytes every @size bytes (a debug
+ * pool's are not page aligned), zeroed on allocation if @init.
+ */
+static u8 sa_zero_kind(bool init, unsigned int usable, unsigned int size)
 {
 	if (!init)
 		return SA_ZERO_NONE;
+	if (usable == PAGE_SIZE && size == PAGE_SIZE)
+		return SA_ZERO_PAGE;
 	if (usable > SA_ZERO_WORDS * sizeof(u64))
 		return SA_ZERO_CALL;
 	return usable / sizeof(u64);
@@ -651,7 +656,7 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->ctor = ctor;
 	/* The full path reports __GFP_ZERO for a constructor's objects. */
 	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
-	pool->zero = sa_zero_kind(want_init_on_alloc(0) && !ctor, pool->usable);
+	pool->zero = sa_zero_kind(want_init_on_alloc(0) && !ctor, pool->usable, cls->size);
 	pool->cache = cache;
 	pool->pcpu = alloc_percpu(struct sa_pcpu);
 	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);

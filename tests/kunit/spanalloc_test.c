@@ -1119,13 +1119,13 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 }
 
 /*
- * Every way sa_zero() zeroes a small object (one to eight words by stores,
- * more by memset()), through a named cache and the size API: of three
- * objects side by side, all dirty, the middle one is freed and allocated
- * again. It must come back zero (init_on_alloc, or __GFP_ZERO where it is
- * off), and its neighbours must keep every byte. A fresh named cache hands
- * out the same object again; the size API's classes are shared, so there
- * it may differ.
+ * Every way sa_zero() zeroes an object (one to eight words by stores, more
+ * by memset(), a page by clear_page()), through a named cache and the size
+ * API: of three objects side by side, all dirty, the middle one is freed and
+ * allocated again. It must come back zero (init_on_alloc, or __GFP_ZERO
+ * where it is off), and its neighbours must keep every byte. A fresh named
+ * cache hands out the same object again; the size API's classes are shared,
+ * so there it may differ.
  */
 static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 			       unsigned int size)
@@ -1172,18 +1172,25 @@ static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 	}
 }
 
-static void api_zero_small_sizes(struct kunit *test)
+static void sa_test_zero_size(struct kunit *test, unsigned int size)
 {
-	struct spanalloc_cache *c;
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	sa_test_zero_round(test, c, size);
+	spanalloc_cache_destroy(c);
+	sa_test_zero_round(test, NULL, size);
+}
+
+static void api_zero_each_kind(struct kunit *test)
+{
 	unsigned int size;
 
-	for (size = 8; size <= 72; size += 8) {
-		c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
-		KUNIT_ASSERT_NOT_NULL(test, c);
-		sa_test_zero_round(test, c, size);
-		spanalloc_cache_destroy(c);
-		sa_test_zero_round(test, NULL, size);
-	}
+	for (size = 8; size <= 72; size += 8)
+		sa_test_zero_size(test, size);
+	/* A page (sa_zero_page()), and two (sa_zero_big()). */
+	sa_test_zero_size(test, PAGE_SIZE);
+	sa_test_zero_size(test, 2 * PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
@@ -2623,7 +2630,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_cache_destroy_live),
 	KUNIT_CASE(api_node_placement),
 	KUNIT_CASE(api_gfp_zero_after_dirty_reuse),
-	KUNIT_CASE(api_zero_small_sizes),
+	KUNIT_CASE(api_zero_each_kind),
 	KUNIT_CASE(api_init_on_free),
 	KUNIT_CASE(api_cross_cache_free_refused),
 	{}
