@@ -545,12 +545,11 @@ static __always_inline unsigned int sa_span_index(const struct sa_span *s, const
 }
 
 /*
- * Is byte @off of a span with geometry @div_mul and @nelems the first byte
- * of an object? Its index goes to @idx. For sa_span_obj_start(), and loops
- * that keep the geometry in registers.
+ * Is byte @off of a span with geometry @div_mul, below its last object's
+ * end, the first byte of an object? Its index goes to @idx. For loops that
+ * keep the geometry in registers and bound @off themselves.
  */
-static __always_inline bool sa_obj_start(unsigned long off, u32 div_mul, unsigned int nelems,
-					 unsigned int *idx)
+static __always_inline bool sa_obj_exact(unsigned long off, u32 div_mul, unsigned int *idx)
 {
 	u64 prod = (u64)off * div_mul;
 
@@ -563,7 +562,18 @@ static __always_inline bool sa_obj_start(unsigned long off, u32 div_mul, unsigne
 	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
 	 */
 	*idx = prod >> 32;
-	return (u32)prod < div_mul && *idx < nelems;
+	return (u32)prod < div_mul;
+}
+
+/*
+ * Is byte @off of a span with geometry @div_mul and @nelems the first byte
+ * of an object? Its index goes to @idx. For sa_span_obj_start(), and loops
+ * that keep the geometry in registers.
+ */
+static __always_inline bool sa_obj_start(unsigned long off, u32 div_mul, unsigned int nelems,
+					 unsigned int *idx)
+{
+	return sa_obj_exact(off, div_mul, idx) && *idx < nelems;
 }
 
 /**

@@ -1880,6 +1880,26 @@ static void bad_free_span_tail(struct kunit *test)
 		spanalloc_free(objs[i]);
 	spanalloc_free(p);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+
+	/*
+	 * In a bulk free, amid objects of this CPU's span (a run freed in one
+	 * section): refused alone, the objects around it freed.
+	 */
+	migrate_disable();
+	objs[0] = spanalloc_alloc(48, GFP_KERNEL);
+	objs[2] = spanalloc_alloc(48, GFP_KERNEL);
+	if (objs[0] && !spanalloc_debug_lookup(objs[0], &info)) {
+		objs[1] = (void *)(info.base + (unsigned long)info.nelems * info.size);
+		spanalloc_free_bulk(3, objs);
+	}
+	migrate_enable();
+	KUNIT_ASSERT_NOT_NULL(test, objs[0]);
+	KUNIT_ASSERT_NOT_NULL(test, objs[2]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+	for (i = 0; i < 3; i += 2) {
+		KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(objs[i], &info), 0);
+		KUNIT_EXPECT_FALSE(test, info.live);
+	}
 }
 
 static void bad_use_destroyed_cache(struct kunit *test)
