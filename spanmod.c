@@ -333,17 +333,11 @@ static noinline notrace void *sa_zero_big(void *p, size_t len)
 	return p;
 }
 
-/* Zero the page at @p, an object of SA_ZERO_PAGE (clear_page(), as above). */
-static noinline notrace void sa_zero_page(void *p)
-{
-	clear_page(p);
-}
-
 /*
  * Zero an object of @pool (sa_pool::usable bytes, a multiple of 8) as @kind
  * (sa_pool::zero) says, the commonest kinds tested first: 16 and 64 bytes
  * (kmalloc's busiest caches are its 16, 64 and 32 byte ones), each by
- * exactly its stores; then a larger object, a page by sa_zero_page(), else
+ * exactly its stores; then a larger object, a page by clear_page(), else
  * by memset() or from a page up sa_zero_big(); then 32 bytes, and the other
  * sizes to 64 bytes by stores that overlap from both ends. No call, loop or
  * size test up to 64 bytes. SA_ZERO_NONE zeroes only for sa_gfp_zero(@pool,
@@ -374,7 +368,7 @@ static __always_inline void *sa_zero(void *p, unsigned int kind, struct sa_pool 
 	if (kind > SA_ZERO_WORDS) {
 		if (kind != SA_ZERO_PAGE)
 			goto call;
-		sa_zero_page(p);
+		clear_page(p);
 		return p;
 	}
 	if (kind == 4) {

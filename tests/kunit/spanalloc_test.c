@@ -1188,7 +1188,7 @@ static void api_zero_each_kind(struct kunit *test)
 
 	for (size = 8; size <= 72; size += 8)
 		sa_test_zero_size(test, size);
-	/* A page (sa_zero_page()), and two (sa_zero_big()). */
+	/* A page (clear_page()), and two (sa_zero_big()). */
 	sa_test_zero_size(test, PAGE_SIZE);
 	sa_test_zero_size(test, 2 * PAGE_SIZE);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
