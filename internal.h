@@ -257,8 +257,8 @@ static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i
  */
 #define SA_ZERO_NONE		0
 #define SA_ZERO_WORDS		8
-#define SA_ZERO_CALL		(SA_ZERO_WORDS + 1)
-#define SA_ZERO_PAGE		(SA_ZERO_WORDS + 2)
+#define SA_ZERO_PAGE		(SA_ZERO_WORDS + 1)
+#define SA_ZERO_CALL		(SA_ZERO_WORDS + 2)
 
 /*
  * struct sa_pool - where objects of one geometry come from
