@@ -1755,7 +1755,9 @@ static void sa_pool_drain_cpu(struct sa_pool *pool, int cpu)
  * @cache: the cache, or NULL
  *
  * A cache that still has live objects is reported with its name and count
- * and left in place, so that those objects stay valid and can still be freed.
+ * and left in place, so that those objects stay valid and can still be freed
+ * (and the cache destroyed again once they are). A cache already destroyed
+ * without live objects is reported and left alone.
  *
  * Context: process context, may sleep.
  */
@@ -1766,6 +1768,11 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 	might_sleep();
 	if (!cache)
 		return;
+	/* Its pool freed (sa_bury()): destroyed before, with no live object. */
+	if (unlikely(!cache->pool.central)) {
+		sa_report("destroy of a destroyed cache", cache->name, _RET_IP_);
+		return;
+	}
 	cpus_read_lock();
 	mutex_lock(&sa_pools_mutex);
 	sa_pool_drain(&cache->pool);
@@ -1887,7 +1894,7 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_alloc_bulk);
  */
 void spanalloc_cache_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p)
 {
-	if (unlikely(!cache || !cache->pool.pcpu)) {
+	if (unlikely(!cache || !cache->pool.central)) {
 		sa_report("cache_free_bulk to a NULL or destroyed cache", p, _RET_IP_);
 		return;
 	}

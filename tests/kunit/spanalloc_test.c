@@ -1914,6 +1914,11 @@ static void bad_use_destroyed_cache(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, spanalloc_cache_alloc_bulk(c, GFP_KERNEL, 2, p), 0);
 	spanalloc_cache_free(c, p);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+	/* One report each, whatever the array holds; destroyed twice, refused. */
+	spanalloc_cache_free_bulk(c, 2, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 4);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
 
 	/*
 	 * Destroyed with a live object: kept, the object still valid, but no
@@ -1928,12 +1933,12 @@ static void bad_use_destroyed_cache(struct kunit *test)
 	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, p[0]);
 	KUNIT_EXPECT_NULL(test, p[1]);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
 	spanalloc_cache_free(c, p[0]);
 	spanalloc_cache_destroy(c);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
 	KUNIT_EXPECT_NULL(test, spanalloc_cache_alloc(c, GFP_KERNEL));
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 6);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 8);
 }
 
 static void bad_bulk_counts(struct kunit *test)
