@@ -1120,12 +1120,12 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 
 /*
  * Every way sa_zero() zeroes an object (one to eight words by stores, more
- * by memset(), a page by clear_page()), through a named cache and the size
- * API: of three objects side by side, all dirty, the middle one is freed and
- * allocated again. It must come back zero (init_on_alloc, or __GFP_ZERO
- * where it is off), and its neighbours must keep every byte. A fresh named
- * cache hands out the same object again; the size API's classes are shared,
- * so there it may differ.
+ * by memset(), a page by clear_page()), through a named cache (one by one
+ * and in bulk) and the size API: of three objects side by side, all dirty,
+ * the middle one is freed and allocated again. It must come back zero
+ * (init_on_alloc, or __GFP_ZERO where it is off), and its neighbours must
+ * keep every byte. A fresh named cache hands out the same object again; the
+ * size API's classes are shared, so there it may differ.
  */
 static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 			       unsigned int size)
@@ -1172,12 +1172,45 @@ static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 	}
 }
 
+/*
+ * The bulk calls zero as sa_zero() does, the kind tested once per call:
+ * @n objects of @c, dirtied and freed in bulk, come back zero in bulk.
+ */
+static void sa_test_zero_bulk(struct kunit *test, struct spanalloc_cache *c,
+			      unsigned int size)
+{
+	gfp_t gfp = GFP_KERNEL | (want_init_on_alloc(GFP_KERNEL) ? 0 : __GFP_ZERO);
+	void *p[8], *q[8];
+	unsigned int i, j, reused = 0;
+	bool ok;
+
+	migrate_disable();
+	ok = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(p), p) == ARRAY_SIZE(p);
+	if (ok) {
+		for (i = 0; i < ARRAY_SIZE(p); i++)
+			memset(p[i], 0x5a, size);
+		spanalloc_cache_free_bulk(c, ARRAY_SIZE(p), p);
+		ok = spanalloc_cache_alloc_bulk(c, gfp, ARRAY_SIZE(q), q) == ARRAY_SIZE(q);
+	}
+	migrate_enable();
+	KUNIT_ASSERT_TRUE_MSG(test, ok, "size %u: bulk allocation failed", size);
+	for (i = 0; i < ARRAY_SIZE(q); i++) {
+		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(q[i], 0, size),
+				      "size %u: a bulk object not zeroed", size);
+		for (j = 0; j < ARRAY_SIZE(p); j++)
+			reused += q[i] == p[j];
+	}
+	KUNIT_EXPECT_GT_MSG(test, reused, 0U, "size %u: no dirty object came back", size);
+	spanalloc_cache_free_bulk(c, ARRAY_SIZE(q), q);
+}
+
 static void sa_test_zero_size(struct kunit *test, unsigned int size)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
 	sa_test_zero_round(test, c, size);
+	sa_test_zero_bulk(test, c, size);
 	spanalloc_cache_destroy(c);
 	sa_test_zero_round(test, NULL, size);
 }
