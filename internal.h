@@ -280,7 +280,7 @@ struct sa_pool {
 	unsigned int free_batch;
 	unsigned int max_retired;	/* sa_pcpu::retired used: SA_RETIRED_PAGES of spans */
 	gfp_t gfp_full;			/* gfp flags for the full path (sa_pool_init()) */
-	u8 zero;			/* enum sa_zero_kind for @usable (sa_pool_init()) */
+	u8 zero;			/* SA_ZERO_*: how sa_zero() zeroes (sa_pool_init()) */
 	bool debug;			/* poison, red zone, checks (debug.c) */
 	bool hooks_ref;			/* holds a reference on sa_hooks (debug) */
 	struct sa_central **central;	/* per NUMA node, nr_node_ids entries */

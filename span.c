@@ -34,10 +34,13 @@
  *
  * Allocating an object of a small size
  * ------------------------------------
- * 1. Size to class by a table index (sa_size_to_class()).
+ * 1. Size to class by a table index (sa_size_to_class(); the fast path
+ *    reads a table of every 8 bytes made from it at load).
  * 2. On this CPU, with preemption off, take the first free object of the
  *    owned span's window (allocCache: the free objects of one allocBits
- *    word) with a count-trailing-zeros (sa_span_take_window()).
+ *    word) with a count-trailing-zeros (sa_span_take_window()). Zero it
+ *    (init_on_alloc, __GFP_ZERO) unless it was never used since its pages
+ *    were zeroed (needzero), as the pool's zeroing kind says (sa_zero()).
  * 3. If the window is empty, load the next allocBits word with a free
  *    object; at the end fold the remote frees in and scan again from 0.
  * 4. If the span is full, take back a span this CPU retired that has room
