@@ -745,6 +745,32 @@ static void api_pow2_alignment(struct kunit *test)
 	}
 }
 
+/*
+ * The fast path's size table (made at load from sa_size_to_class()) agrees
+ * with it at every 8-byte step: an object of a multiple of 8 bytes, and of
+ * one byte more, has the size of the class sa_size_to_class() names.
+ */
+static void api_size_lookup(struct kunit *test)
+{
+	unsigned int size, c;
+	size_t usable;
+	void *p;
+
+	for (size = 1; size <= SA_MAX_SMALL; size += size % 8 ? 7 : 1) {
+		p = spanalloc_alloc(size, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		usable = spanalloc_usable_size(p);
+		spanalloc_free(p);
+		c = sa_size_to_class(size);
+		if (usable != sa_classes[c].size) {
+			KUNIT_FAIL(test, "size %u: %zu bytes, class %u has %u", size, usable, c,
+				   sa_classes[c].size);
+			break;
+		}
+	}
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+}
+
 static void api_realloc(struct kunit *test)
 {
 	u8 *p, *q;
@@ -2680,6 +2706,7 @@ static struct kunit_case spanalloc_core_cases[] = {
 	KUNIT_CASE(api_too_large),
 	KUNIT_CASE(api_large_objects),
 	KUNIT_CASE(api_pow2_alignment),
+	KUNIT_CASE(api_size_lookup),
 	KUNIT_CASE(api_realloc),
 	KUNIT_CASE(api_bulk_all_or_nothing),
 	KUNIT_CASE(api_bulk_batched),
