@@ -1045,6 +1045,9 @@ static void api_cache_ctor_and_align(struct kunit *test)
 		p[i] = spanalloc_cache_alloc(a, GFP_KERNEL);
 		if (!p[i])
 			break;
+		/* Reused, not zeroed: init_on_alloc skips a constructor's objects. */
+		KUNIT_EXPECT_EQ(test, p[i][0], 0xc7);
+		KUNIT_EXPECT_EQ(test, p[i][23], 0xc7);
 	}
 	KUNIT_EXPECT_EQ(test, i, ARRAY_SIZE(p));
 	KUNIT_EXPECT_EQ(test, atomic_read(&sa_ctor_calls), calls);
