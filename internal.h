@@ -476,6 +476,7 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug);
 bool sa_cache_geometry(struct sa_class *k, unsigned int size);
 void sa_pool_destroy(struct sa_pool *pool);
+struct sa_pcpu __percpu *sa_pcpu_alloc(void);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
 bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
@@ -565,17 +566,6 @@ static __always_inline bool sa_obj_exact(unsigned long off, u32 div_mul, unsigne
 	return (u32)prod < div_mul;
 }
 
-/*
- * Is byte @off of a span with geometry @div_mul and @nelems the first byte
- * of an object? Its index goes to @idx. For sa_span_obj_start(), and loops
- * that keep the geometry in registers.
- */
-static __always_inline bool sa_obj_start(unsigned long off, u32 div_mul, unsigned int nelems,
-					 unsigned int *idx)
-{
-	return sa_obj_exact(off, div_mul, idx) && *idx < nelems;
-}
-
 /**
  * sa_span_obj_start() - is @p the first byte of one of @s's objects?
  * @s: a small span
@@ -590,7 +580,7 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 {
 	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
 
-	/* sa_obj_start(), with the geometry read as late as it is needed. */
+	/* sa_obj_exact() and the count, the geometry read as late as needed. */
 	*idx = prod >> 32;
 	return (u32)prod < s->div_mul && *idx < s->nelems;
 }

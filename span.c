@@ -615,6 +615,23 @@ bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 }
 EXPORT_SYMBOL_NS_GPL(sa_cache_geometry, SPANALLOC_INTERNAL);
 
+/**
+ * sa_pcpu_alloc() - allocate per-CPU caches, each without a span
+ *
+ * Context: process context, may sleep.
+ * Return: the caches (SA_NO_SPAN on every CPU), or NULL.
+ */
+struct sa_pcpu __percpu *sa_pcpu_alloc(void)
+{
+	struct sa_pcpu __percpu *pcpu = alloc_percpu(struct sa_pcpu);
+	int cpu;
+
+	if (pcpu)
+		for_each_possible_cpu(cpu)
+			per_cpu_ptr(pcpu, cpu)->span = SA_NO_SPAN;
+	return pcpu;
+}
+
 /*
  * sa_pool::zero for objects of @usable bytes every @size bytes (a debug
  * pool's are not page aligned), zeroed on allocation if @init.
@@ -644,7 +661,7 @@ static u8 sa_zero_kind(bool init, unsigned int usable, unsigned int size)
 int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 		 void (*ctor)(void *), struct spanalloc_cache *cache, bool debug)
 {
-	int cpu, node;
+	int node;
 
 	pool->cls = cls;
 	pool->class_idx = cache ? 0 : cls - sa_classes;
@@ -661,12 +678,10 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->gfp_full = SA_GFP_ZONES | (ctor ? __GFP_ZERO : 0);
 	pool->zero = sa_zero_kind(want_init_on_alloc(0) && !ctor, pool->usable, cls->size);
 	pool->cache = cache;
-	pool->pcpu = alloc_percpu(struct sa_pcpu);
+	pool->pcpu = sa_pcpu_alloc();
 	pool->central = kcalloc(nr_node_ids, sizeof(*pool->central), GFP_KERNEL);
 	if (!pool->pcpu || !pool->central)
 		goto fail;
-	for_each_possible_cpu(cpu)
-		per_cpu_ptr(pool->pcpu, cpu)->span = SA_NO_SPAN;
 	for_each_node(node) {
 		struct sa_central *c = kzalloc_node(sizeof(*c), GFP_KERNEL, node);
 

@@ -64,6 +64,16 @@ static __always_inline struct sa_pool *sa_size_to_pool(size_t size)
 }
 
 /*
+ * A cache destroyed with no live object: its pool freed (sa_pool_destroy(),
+ * per-CPU caches sa_dead_pcpu), the structure kept in the graveyard so that
+ * a caller who goes on using it is told so.
+ */
+static inline bool sa_cache_buried(const struct spanalloc_cache *cache)
+{
+	return !cache->pool.central;
+}
+
+/*
  * Debug mode is on for a pool: sa_debug_active for good, and a reference on
  * sa_hooks for as long as the pool lives (sa_hooks_debug_off()).
  */
@@ -324,11 +334,6 @@ static noinline notrace void *sa_zero_big(void *p, size_t len)
 	/* A debug cache's objects of whole pages do not start on one. */
 	if (!IS_ALIGNED((unsigned long)p | len, PAGE_SIZE))
 		return memset(p, 0, len);
-	/* One page, the most frequent: 4 instructions less than the loop. */
-	if (len == PAGE_SIZE) {
-		clear_page(p);
-		return p;
-	}
 	for (i = 0; i < len; i += PAGE_SIZE)
 		clear_page(p + i);
 	return p;
@@ -974,7 +979,7 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 	unsigned int idx;
 	u8 state;
 
-	if (cache && unlikely(!cache->pool.central)) {
+	if (cache && unlikely(sa_cache_buried(cache))) {
 		sa_report("free to a destroyed cache", p, caller);
 		return;
 	}
@@ -1226,8 +1231,7 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
  * under tests of @kind, so that sa_zero() tests it once per call.
  */
 static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_t n,
-					   unsigned int len, size_t req, gfp_t gfp,
-					   unsigned int kind)
+					   size_t req, gfp_t gfp, unsigned int kind)
 {
 	size_t j;
 
@@ -1256,8 +1260,8 @@ static __always_inline void sa_bulk_finish(struct sa_pool *pool, void **p, size_
 static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void **p,
 			      size_t req, unsigned long caller)
 {
-	unsigned int len = pool->usable, kind;
 	unsigned long got;
+	unsigned int kind;
 	struct sa_pcpu *c;
 	size_t i = 0;
 
@@ -1285,17 +1289,19 @@ static int sa_pool_alloc_bulk(struct sa_pool *pool, gfp_t gfp, size_t nr, void *
 	if (kind == SA_ZERO_NONE && sa_gfp_zero(pool, gfp, true))
 		kind = SA_ZERO_CALL;
 	if (kind == SA_ZERO_NONE)
-		sa_bulk_finish(pool, p, i, len, req, gfp, SA_ZERO_NONE);
-	else if (kind == 2)
-		sa_bulk_finish(pool, p, i, len, req, gfp, 2);
-	else if (kind == 8)
-		sa_bulk_finish(pool, p, i, len, req, gfp, 8);
-	else if (kind == 4)
-		sa_bulk_finish(pool, p, i, len, req, gfp, 4);
+		sa_bulk_finish(pool, p, i, req, gfp, SA_ZERO_NONE);
+	else if (kind == SA_ZERO_PAGE)
+		sa_bulk_finish(pool, p, i, req, gfp, SA_ZERO_PAGE);
 	else if (kind == SA_ZERO_CALL)
-		sa_bulk_finish(pool, p, i, len, req, gfp, SA_ZERO_CALL);
+		sa_bulk_finish(pool, p, i, req, gfp, SA_ZERO_CALL);
+	else if (kind == SA_ZERO_WORDS)
+		sa_bulk_finish(pool, p, i, req, gfp, SA_ZERO_WORDS);
+	else if (kind == 2)
+		sa_bulk_finish(pool, p, i, req, gfp, 2);
+	else if (kind == 4)
+		sa_bulk_finish(pool, p, i, req, gfp, 4);
 	else
-		sa_bulk_finish(pool, p, i, len, req, gfp, kind);
+		sa_bulk_finish(pool, p, i, req, gfp, kind);
 	if (likely(i == nr))
 		return nr;
 	while (i--)
@@ -1768,8 +1774,7 @@ void spanalloc_cache_destroy(struct spanalloc_cache *cache)
 	might_sleep();
 	if (!cache)
 		return;
-	/* Its pool freed (sa_bury()): destroyed before, with no live object. */
-	if (unlikely(!cache->pool.central)) {
+	if (unlikely(sa_cache_buried(cache))) {
 		sa_report("destroy of a destroyed cache", cache->name, _RET_IP_);
 		return;
 	}
@@ -1894,7 +1899,7 @@ EXPORT_SYMBOL_GPL(spanalloc_cache_alloc_bulk);
  */
 void spanalloc_cache_free_bulk(struct spanalloc_cache *cache, size_t nr, void **p)
 {
-	if (unlikely(!cache || !cache->pool.central)) {
+	if (unlikely(!cache || sa_cache_buried(cache))) {
 		sa_report("cache_free_bulk to a NULL or destroyed cache", p, _RET_IP_);
 		return;
 	}
@@ -2159,20 +2164,18 @@ static void sa_class_pools_exit(void)
 static int __init spanalloc_init(void)
 {
 	unsigned int i;
-	int ret, cpu;
+	int ret;
 
 	ret = sa_heap_init();
 	if (ret)
 		return ret;
 	if (want_init_on_free())
 		static_branch_inc(&sa_hooks);
-	sa_dead_pcpu = alloc_percpu(struct sa_pcpu);
+	sa_dead_pcpu = sa_pcpu_alloc();
 	if (!sa_dead_pcpu) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	for_each_possible_cpu(cpu)
-		per_cpu_ptr(sa_dead_pcpu, cpu)->span = SA_NO_SPAN;
 	for (i = 1; i < SA_NUM_CLASSES; i++) {
 		ret = sa_pool_init(&sa_class_pools[i], &sa_classes[i], NULL, NULL, sa_debug_all);
 		if (ret)
