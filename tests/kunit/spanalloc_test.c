@@ -1202,67 +1202,13 @@ static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 }
 
 /*
- * The bulk calls zero as sa_zero() does, the kind tested once per call:
- * @n objects of @c, dirtied and freed in bulk, come back zero in bulk.
- */
-static void sa_test_zero_bulk(struct kunit *test, struct spanalloc_cache *c,
-			      unsigned int size)
-{
-	gfp_t gfp = GFP_KERNEL | (want_init_on_alloc(GFP_KERNEL) ? 0 : __GFP_ZERO);
-	void *p[8], *q[8];
-	unsigned int i, j, reused = 0;
-	bool ok;
-
-	migrate_disable();
-	ok = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(p), p) == ARRAY_SIZE(p);
-	if (ok) {
-		for (i = 0; i < ARRAY_SIZE(p); i++)
-			memset(p[i], 0x5a, size);
-		spanalloc_cache_free_bulk(c, ARRAY_SIZE(p), p);
-		ok = spanalloc_cache_alloc_bulk(c, gfp, ARRAY_SIZE(q), q) == ARRAY_SIZE(q);
-	}
-	migrate_enable();
-	KUNIT_ASSERT_TRUE_MSG(test, ok, "size %u: bulk allocation failed", size);
-	for (i = 0; i < ARRAY_SIZE(q); i++) {
-		KUNIT_EXPECT_NULL_MSG(test, memchr_inv(q[i], 0, size),
-				      "size %u: a bulk object not zeroed", size);
-		for (j = 0; j < ARRAY_SIZE(p); j++)
-			reused += q[i] == p[j];
-	}
-	KUNIT_EXPECT_GT_MSG(test, reused, 0U, "size %u: no dirty object came back", size);
-	spanalloc_cache_free_bulk(c, ARRAY_SIZE(q), q);
-}
-
-static void sa_test_zero_size(struct kunit *test, unsigned int size)
-{
-	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
-
-	KUNIT_ASSERT_NOT_NULL(test, c);
-	sa_test_zero_round(test, c, size);
-	sa_test_zero_bulk(test, c, size);
-	spanalloc_cache_destroy(c);
-	sa_test_zero_round(test, NULL, size);
-}
-
-static void api_zero_each_kind(struct kunit *test)
-{
-	unsigned int size;
-
-	for (size = 8; size <= 72; size += 8)
-		sa_test_zero_size(test, size);
-	/* A page (clear_page()), and two (sa_zero_big()). */
-	sa_test_zero_size(test, PAGE_SIZE);
-	sa_test_zero_size(test, 2 * PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
-}
-
-/*
  * Allocate @n objects of @size (from @c if given, in bulk), dirty them, free
- * them, allocate @n again: each must be zero, and some must be the dirty
- * ones, or the case proves nothing. On one CPU, so the objects come back.
+ * them, allocate @n again with @gfp: each must be zero (by @zeroer), and
+ * some must be the dirty ones, or the case proves nothing. On one CPU, so
+ * the objects come back.
  */
-static void sa_test_initfree_round(struct kunit *test, struct spanalloc_cache *c,
-				   unsigned int size)
+static void sa_test_reuse_round(struct kunit *test, struct spanalloc_cache *c,
+				unsigned int size, gfp_t gfp, const char *zeroer)
 {
 	void *p[16], *q[16];
 	unsigned int i, j, reused = 0, dirty = 0;
@@ -1290,11 +1236,10 @@ static void sa_test_initfree_round(struct kunit *test, struct spanalloc_cache *c
 			for (i = 0; i < ARRAY_SIZE(p); i++)
 				spanalloc_free(p[i]);
 		if (c)
-			ok = spanalloc_cache_alloc_bulk(c, GFP_KERNEL, ARRAY_SIZE(q), q) ==
-			     ARRAY_SIZE(q);
+			ok = spanalloc_cache_alloc_bulk(c, gfp, ARRAY_SIZE(q), q) == ARRAY_SIZE(q);
 		else
 			for (i = 0; i < ARRAY_SIZE(q); i++)
-				q[i] = spanalloc_alloc(size, GFP_KERNEL);
+				q[i] = spanalloc_alloc(size, gfp);
 	}
 	migrate_enable();
 	KUNIT_EXPECT_TRUE_MSG(test, ok, "size %u: allocation failed", size);
@@ -1307,13 +1252,39 @@ static void sa_test_initfree_round(struct kunit *test, struct spanalloc_cache *c
 		for (j = 0; j < ARRAY_SIZE(p); j++)
 			reused += q[i] == p[j];
 	}
-	KUNIT_EXPECT_EQ_MSG(test, dirty, 0U, "size %u: objects not zeroed by init_on_free", size);
+	KUNIT_EXPECT_EQ_MSG(test, dirty, 0U, "size %u: objects not zeroed by %s", size, zeroer);
 	KUNIT_EXPECT_TRUE_MSG(test, !ok || reused, "size %u: no dirty object came back", size);
 	if (c && ok)
 		spanalloc_cache_free_bulk(c, ARRAY_SIZE(q), q);
 	else if (!c)
 		for (i = 0; i < ARRAY_SIZE(q); i++)
 			spanalloc_free(q[i]);
+}
+
+static void sa_test_zero_size(struct kunit *test, unsigned int size)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_zero", size, 0, 0, NULL);
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	sa_test_zero_round(test, c, size);
+	/* The bulk calls test the zeroing kind once per call. */
+	sa_test_reuse_round(test, c, size,
+			    GFP_KERNEL | (want_init_on_alloc(GFP_KERNEL) ? 0 : __GFP_ZERO),
+			    "init_on_alloc or __GFP_ZERO, in bulk");
+	spanalloc_cache_destroy(c);
+	sa_test_zero_round(test, NULL, size);
+}
+
+static void api_zero_each_kind(struct kunit *test)
+{
+	unsigned int size;
+
+	for (size = 8; size <= 72; size += 8)
+		sa_test_zero_size(test, size);
+	/* A page (clear_page()), and two (sa_zero_big()). */
+	sa_test_zero_size(test, PAGE_SIZE);
+	sa_test_zero_size(test, 2 * PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
 /*
@@ -1334,11 +1305,11 @@ static void api_init_on_free(struct kunit *test)
 	if (want_init_on_alloc(GFP_KERNEL))
 		kunit_skip(test, "init_on_alloc is on: it would zero the objects itself");
 	for (i = 0; i < ARRAY_SIZE(sizes); i++)
-		sa_test_initfree_round(test, NULL, sizes[i]);
+		sa_test_reuse_round(test, NULL, sizes[i], GFP_KERNEL, "init_on_free");
 
 	c = spanalloc_cache_create("sa_test_initfree", 96, 0, 0, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, c);
-	sa_test_initfree_round(test, c, 96);
+	sa_test_reuse_round(test, c, 96, GFP_KERNEL, "init_on_free");
 	spanalloc_cache_destroy(c);
 
 	c = spanalloc_cache_create("sa_test_initfree_ctor", 24, 0, 0, sa_test_ctor);
