@@ -251,14 +251,17 @@ static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i
  * once from its size so that the fast path tests one byte, not the size
  * (sa_zero()): 1 to SA_ZERO_WORDS, an object of that many words, zeroed by
  * that many stores; SA_ZERO_PAGE, objects of one page each, by clear_page();
- * SA_ZERO_CALL, other larger ones, by memset() or, whole pages, clear_page();
+ * SA_ZERO_LINES, more than 64 bytes and less than a page, by lines of eight
+ * stores (sa_zero_lines()); SA_ZERO_CALL, larger ones and any size under
+ * __GFP_ZERO in bulk, by sa_zero_big() (clear_page() or memset());
  * SA_ZERO_NONE, none (init_on_alloc off, fixed at boot, or a constructor),
- * but for __GFP_ZERO (memset()).
+ * but for __GFP_ZERO (sa_zero_big()).
  */
 #define SA_ZERO_NONE		0
 #define SA_ZERO_WORDS		8
 #define SA_ZERO_PAGE		(SA_ZERO_WORDS + 1)
-#define SA_ZERO_CALL		(SA_ZERO_WORDS + 2)
+#define SA_ZERO_LINES		(SA_ZERO_WORDS + 2)
+#define SA_ZERO_CALL		(SA_ZERO_WORDS + 3)
 
 /*
  * struct sa_pool - where objects of one geometry come from

@@ -642,8 +642,10 @@ static u8 sa_zero_kind(bool init, unsigned int usable, unsigned int size)
 		return SA_ZERO_NONE;
 	if (usable == PAGE_SIZE && size == PAGE_SIZE)
 		return SA_ZERO_PAGE;
-	if (usable > SA_ZERO_WORDS * sizeof(u64))
+	if (usable >= PAGE_SIZE)
 		return SA_ZERO_CALL;
+	if (usable > SA_ZERO_WORDS * sizeof(u64))
+		return SA_ZERO_LINES;
 	return usable / sizeof(u64);
 }
 

@@ -1149,7 +1149,8 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 
 /*
  * Every way sa_zero() zeroes an object (one to eight words by stores, more
- * by memset(), a page by clear_page()), through a named cache (one by one
+ * by lines of eight stores, a page by clear_page(), more by sa_zero_big()),
+ * through a named cache (one by one
  * and in bulk) and the size API: of three objects side by side, all dirty,
  * the middle one is freed and allocated again. It must come back zero
  * (init_on_alloc, or __GFP_ZERO where it is off), and its neighbours must
@@ -1277,10 +1278,15 @@ static void sa_test_zero_size(struct kunit *test, unsigned int size)
 
 static void api_zero_each_kind(struct kunit *test)
 {
-	unsigned int size;
+	/* Lines of 64 bytes: one to many, the last one overlapping or not. */
+	static const unsigned int lines[] = { 80, 120, 128, 136, 192, 256, 264, 1000, 1024,
+					      3064, 4088 };
+	unsigned int i, size;
 
 	for (size = 8; size <= 72; size += 8)
 		sa_test_zero_size(test, size);
+	for (i = 0; i < ARRAY_SIZE(lines); i++)
+		sa_test_zero_size(test, lines[i]);
 	/* A page (clear_page()), and two (sa_zero_big()). */
 	sa_test_zero_size(test, PAGE_SIZE);
 	sa_test_zero_size(test, 2 * PAGE_SIZE);
