@@ -1418,11 +1418,24 @@ static void sab_s3(void)
 
 /* ---- Threads for the multi-CPU scenarios ---- */
 
+/*
+ * One turn of a loop that waits for another benchmark thread. It yields to
+ * whoever needs the CPU: on this non-preemptible kernel a stop_machine()
+ * (the switch from tsc-early to tsc, a second into the boot, is one) waits
+ * for every CPU's stopper thread, and a waiter that never yields while the
+ * thread it waits for sits in the stopper deadlocks the machine.
+ */
+static void sab_spin(void)
+{
+	cpu_relax();
+	cond_resched();
+}
+
 static void sab_wait_start(atomic_t *started, int n)
 {
 	atomic_inc(started);
 	while (atomic_read(started) < n)
-		cpu_relax();
+		sab_spin();
 }
 
 struct sab_thread {
@@ -1537,7 +1550,7 @@ static int sab_producer(void *arg)
 			sab_check_new(p, a->size, sab_is_sa(a->api), a->api == SAB_SA_SIZE);
 		/* Acquire: the consumer has read the slot before it moved tail. */
 		while (h - smp_load_acquire(&x->tail) >= SAB_RING)
-			cpu_relax();
+			sab_spin();
 		x->ring[h % SAB_RING] = p;
 		/* Release: the slot (and the object) are written before head moves. */
 		smp_store_release(&x->head, h + 1);
@@ -1556,7 +1569,7 @@ static int sab_consumer(void *arg)
 
 		/* Acquire: pairs with the producer's release of head. */
 		while (smp_load_acquire(&x->head) == t)
-			cpu_relax();
+			sab_spin();
 		p = x->ring[t % SAB_RING];
 		/* Release: the slot is read before the producer may reuse it. */
 		smp_store_release(&x->tail, t + 1);
