@@ -1150,12 +1150,12 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 /*
  * Every way sa_zero() zeroes an object (one to eight words by stores, more
  * by lines of eight stores, a page by clear_page(), more by sa_zero_big()),
- * through a named cache (one by one
- * and in bulk) and the size API: of three objects side by side, all dirty,
- * the middle one is freed and allocated again. It must come back zero
- * (init_on_alloc, or __GFP_ZERO where it is off), and its neighbours must
- * keep every byte. A fresh named cache hands out the same object again; the
- * size API's classes are shared, so there it may differ.
+ * through a named cache (one by one and in bulk) and the size API: of three
+ * objects side by side, all dirty, the middle one is freed and allocated
+ * again. It must come back zero (init_on_alloc, or __GFP_ZERO where it is
+ * off), and its neighbours must keep every byte. A fresh named cache hands
+ * out the same object again; the size API's classes are shared, so there it
+ * may differ.
  */
 static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 			       unsigned int size)
@@ -1672,6 +1672,82 @@ static void bad_double_free_remote(struct kunit *test)
 		work_on_cpu(c1, sa_free_twice_on_cpu, a);
 	cpus_read_unlock();
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+}
+
+/* Two threads on two CPUs free one object at the same moment. */
+struct sa_race_ctx {
+	void *p;			/* the object both free */
+	atomic_t *ready;		/* threads at the start line */
+	struct completion done;
+};
+
+static int sa_race_free_fn(void *arg)
+{
+	struct sa_race_ctx *r = arg;
+
+	atomic_inc(r->ready);
+	while (atomic_read(r->ready) < 2)
+		cpu_relax();
+	spanalloc_free(r->p);
+	complete(&r->done);
+	return 0;
+}
+
+#define SA_RACE_ROUNDS	16
+
+/*
+ * A large (64 KiB, from the page heap) and a huge (2 MiB, straight from the
+ * page allocator) object, each freed by two CPUs at once, many times: one
+ * free claims it (sa_free_full()'s cmpxchg of the state), the other is
+ * reported, whichever way it loses (the claim, a free span, pages no longer
+ * spanalloc's), and every page comes back once.
+ */
+static void bad_double_free_large_race(struct kunit *test)
+{
+	static const size_t sizes[] = { 64 << 10, 2 << 20 };
+	struct task_struct *t[2];
+	struct sa_race_ctx r[2];
+	unsigned int round, k;
+	int cpu[2], errors;
+	atomic_t ready;
+	long before;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	cpu[0] = cpumask_first(cpu_online_mask);
+	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
+	before = sa_pages_in_use();
+	for (round = 0; round < 2 * SA_RACE_ROUNDS; round++) {
+		void *p = spanalloc_alloc(sizes[round % 2], GFP_KERNEL);
+
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		atomic_set(&ready, 0);
+		for (k = 0; k < 2; k++) {
+			r[k].p = p;
+			r[k].ready = &ready;
+			init_completion(&r[k].done);
+			t[k] = kthread_create(sa_race_free_fn, &r[k], "sa_race/%u", k);
+			if (IS_ERR(t[k]))
+				break;
+			kthread_bind(t[k], cpu[k]);
+		}
+		if (k < 2) {
+			/* Never woken: its function never runs. */
+			if (k)
+				kthread_stop(t[0]);
+			spanalloc_free(p);
+			KUNIT_FAIL(test, "kthread_create failed");
+			return;
+		}
+		for (k = 0; k < 2; k++)
+			wake_up_process(t[k]);
+		for (k = 0; k < 2; k++)
+			wait_for_completion(&r[k].done);
+		errors = sa_test_errors;
+		KUNIT_ASSERT_EQ_MSG(test, errors, round + 1, "round %u, %zu bytes", round,
+				    sizes[round % 2]);
+	}
+	KUNIT_EXPECT_EQ(test, sa_pages_in_use(), before);
 }
 
 struct sa_remote_job {
@@ -2306,6 +2382,7 @@ static void fault_refill_sweep(struct kunit *test)
 static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_double_free_local),
 	KUNIT_CASE(bad_double_free_remote),
+	KUNIT_CASE(bad_double_free_large_race),
 	KUNIT_CASE(bad_double_free_in_bulk),
 	KUNIT_CASE(bad_double_free_stray_remote_bit),
 	KUNIT_CASE(bad_free_foreign_pointers),
