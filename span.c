@@ -65,6 +65,9 @@
  *    page->mapping must be SA_PAGE_TAG and page->private is the span. The
  *    object index comes by multiplication (sa_span_index()); a pointer that
  *    is not an object's start, or whose object is not live, is refused.
+ *    The lookup and every use of its span run with preemption off or under
+ *    rcu_read_lock(): span descriptors are SLAB_TYPESAFE_BY_RCU, so one that
+ *    a racing double free gave back meanwhile is still a descriptor.
  * 2. If this CPU owns the span (its current span or a retired one): clear
  *    the allocBit, and put the object back into the window if it lies in
  *    the window's word (the next allocation reuses it); done.

@@ -331,7 +331,7 @@ static noinline notrace void *sa_zero_big(void *p, size_t len)
 {
 	size_t i;
 
-	/* Under a page, or a debug cache's objects that do not start on one. */
+	/* Not whole pages: under a page, a size like 4864, a debug cache's. */
 	if (!IS_ALIGNED((unsigned long)p | len, PAGE_SIZE))
 		return memset(p, 0, len);
 	for (i = 0; i < len; i += PAGE_SIZE)
@@ -380,12 +380,11 @@ static __always_inline void *sa_zero_lines(void *p, unsigned int len)
  * the allocations in shared/traces (fs: 41% 65 to 4095 bytes, 32% a page,
  * 25% 33 to 64 bytes; boot: 82%, 0.5%, 14%). One comparison tells a page
  * (clear_page()) and the other kinds over 64 bytes (lines of eight stores
- * under a page, sa_zero_big() from a page up) from the rest; then 64
- * bytes, by eight word
- * stores, and the smaller sizes by word stores too (exactly theirs for 16
- * and 32 bytes, the others overlapping from both ends): no call, loop or
- * size test up to 64 bytes. SA_ZERO_NONE zeroes only for sa_gfp_zero(@pool,
- * @gfp, @named), the rare case, tested last. Return: @p.
+ * under a page, sa_zero_big() from a page up) from the rest; then 64 bytes,
+ * by eight word stores, and the smaller sizes by word stores too (exactly
+ * theirs for 16 and 32 bytes, the others overlapping from both ends): no
+ * call, loop or size test up to 64 bytes. SA_ZERO_NONE zeroes only for
+ * sa_gfp_zero(@pool, @gfp, @named), the rare case, tested last. Return: @p.
  */
 static __always_inline void *sa_zero(void *p, unsigned int kind, struct sa_pool *pool,
 				     gfp_t gfp, const bool named)
@@ -669,9 +668,10 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
  * CPU's): mark it freed in remote_free now, without a lock (which catches a
  * double free at once), and leave the span's lists to this CPU's batch. An
  * interrupted critical section, or a full batch, takes the central lock.
+ * Context: an RCU read-side critical section (see sa_pool_free_other()).
  */
-static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
-					unsigned int idx, unsigned long caller)
+static void sa_pool_free_remote(struct sa_pool *pool, void *obj, struct sa_span *s,
+				unsigned int idx, unsigned long caller)
 {
 	struct sa_pcpu *c;
 	bool flush;
@@ -707,6 +707,21 @@ central:
 }
 
 /*
+ * sa_pool_free_remote(), called with preemption off by sa_pool_free(), which
+ * tail-calls it. Preemption goes back on under an RCU read side, which keeps
+ * @s a span descriptor as preemption off did, and lets the batch take
+ * PREEMPT_RT's sleeping locks (through the slab allocator).
+ */
+static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
+					unsigned int idx, unsigned long caller)
+{
+	rcu_read_lock();
+	preempt_enable();
+	sa_pool_free_remote(pool, obj, s, idx, caller);
+	rcu_read_unlock();
+}
+
+/*
  * sa_pool_free_other() for spanalloc_free(), whose fast path keeps the object
  * in the register it came in: the arguments in the order it has them.
  */
@@ -721,6 +736,11 @@ static noinline void sa_free_other_obj(void *obj, struct sa_span *s, unsigned in
  * on (the full path); the fast path passes false and has checked they are off.
  * @caller: as for sa_caller(). @by_obj: spanalloc_free()'s fast path (see
  * sa_free_other_obj()).
+ *
+ * Context: the fast path (!@full) calls with preemption off since before it
+ * looked @s up, the full path in an RCU read-side critical section: either
+ * way @s stays a span descriptor (SLAB_TYPESAFE_BY_RCU) while it is read,
+ * even if a racing double free gave it back. Preemption is on at return.
  */
 static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s,
 					 void *obj, unsigned int idx, unsigned long caller,
@@ -732,11 +752,11 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		/* kmemleak takes a lock: in NMI context, refused before (see span.c). */
 		if (sa_free_hooks_built() &&
 		    unlikely(sa_nmi_refused(SA_NMI_FREE, obj, sa_caller(caller))))
-			return;
+			goto refused;
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
 			sa_report("double free", obj, sa_caller(caller));
-			return;
+			goto refused;
 		}
 		sa_kmemleak_free(s, idx, obj);
 		sa_kasan_unpoison(obj, pool->cls->size);
@@ -749,7 +769,9 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		}
 		sa_kasan_free(obj, pool->cls->size);
 	}
-	c = get_cpu_ptr(pool->pcpu);
+	if (full)
+		preempt_disable();
+	c = this_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto other;
 	/*
@@ -764,20 +786,24 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	/* Freed once already, locally or remotely: a double free. */
 	if (unlikely(!sa_span_free_local(s, idx))) {
 		sa_pcpu_exit(c);
-		put_cpu_ptr(pool->pcpu);
+		preempt_enable();
 		sa_report("double free", obj, sa_caller(caller));
 		return;
 	}
 	c->sect_stat[SA_FREE]++;
 	sa_pcpu_exit(c);
-	put_cpu_ptr(pool->pcpu);
+	preempt_enable();
 	return;
 other:
-	put_cpu_ptr(pool->pcpu);
+	/* Preemption goes back on there. */
 	if (by_obj)
 		sa_free_other_obj(obj, s, idx, sa_caller(caller), pool);
 	else
 		sa_pool_free_other(pool, obj, s, idx, sa_caller(caller));
+	return;
+refused:
+	if (!full)
+		preempt_enable();
 }
 
 /* A free of a pointer into a span that is free (or becoming free). */
@@ -997,23 +1023,18 @@ void *spanalloc_alloc_node(size_t size, gfp_t flags, int node)
 }
 EXPORT_SYMBOL_GPL(spanalloc_alloc_node);
 
-/* Every free but the fast path's: checks and reports, large objects, hooks. */
-static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
-				  unsigned long caller)
+/*
+ * The rest of sa_free_full(), from the lookup on. Context: an RCU read-side
+ * critical section: a span descriptor given back by a racing double free
+ * stays one while it is read (SLAB_TYPESAFE_BY_RCU).
+ */
+static void sa_free_checked(struct spanalloc_cache *cache, const void *p, unsigned long caller)
 {
 	struct sa_pool *pool;
 	struct sa_span *s;
 	unsigned int idx;
 	u8 state;
 
-	if (cache && unlikely(sa_cache_buried(cache))) {
-		sa_report("free to a destroyed cache", p, caller);
-		return;
-	}
-	if (unlikely(ZERO_OR_NULL_PTR(p)))
-		return;
-	if (unlikely(sa_nmi_refused(SA_NMI_FREE, p, caller)))
-		return;
 	s = sa_check_free(p, &idx, &state, caller);
 	if (unlikely(!s))
 		return;
@@ -1039,6 +1060,23 @@ static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
 	}
 	trace_free(caller, p, s->elemsize);
 	sa_large_free(s, state);
+}
+
+/* Every free but the fast path's: checks and reports, large objects, hooks. */
+static noinline void sa_free_full(struct spanalloc_cache *cache, const void *p,
+				  unsigned long caller)
+{
+	if (cache && unlikely(sa_cache_buried(cache))) {
+		sa_report("free to a destroyed cache", p, caller);
+		return;
+	}
+	if (unlikely(ZERO_OR_NULL_PTR(p)))
+		return;
+	if (unlikely(sa_nmi_refused(SA_NMI_FREE, p, caller)))
+		return;
+	rcu_read_lock();
+	sa_free_checked(cache, p, caller);
+	rcu_read_unlock();
 }
 
 /* A named cache's pool, without touching the cache: NULL for a NULL cache. */
@@ -1067,6 +1105,8 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	 * and __sa_lookup() sends them to the full path, which ignores them
 	 * (or, for a named cache, checks the cache first).
 	 */
+	/* Preemption off until sa_pool_free() is done with @s (see there). */
+	preempt_disable();
 	if (!IS_ENABLED(CONFIG_X86_64) && unlikely(ZERO_OR_NULL_PTR(p)))
 		goto full;
 	s = __sa_lookup(p, false);
@@ -1087,6 +1127,7 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	sa_pool_free(pool, s, (void *)p, idx, caller, false, !named && !cache);
 	return;
 full:
+	preempt_enable();
 	if (named && unlikely(!cache)) {
 		sa_report("cache_free to a NULL cache", p, sa_caller(caller));
 		return;
@@ -1109,6 +1150,36 @@ void spanalloc_free(const void *p)
 }
 EXPORT_SYMBOL_GPL(spanalloc_free);
 
+/* spanalloc_usable_size() of @p, not NULL, in an RCU read-side critical section. */
+static size_t sa_usable_size(const void *p, unsigned long caller)
+{
+	struct sa_pool *pool;
+	struct sa_span *s;
+	unsigned int idx;
+	u8 state;
+
+	s = sa_lookup(p);
+	state = s ? READ_ONCE(s->state) : SA_SPAN_FREE;
+	if (state == SA_SPAN_FREE) {
+		sa_report("usable_size of a pointer spanalloc did not hand out", p, caller);
+		return 0;
+	}
+	if (state != SA_SPAN_SMALL) {
+		if (p != (void *)s->base)
+			return 0;
+		sa_kasan_unpoison(p, s->elemsize);
+		return s->elemsize;
+	}
+	pool = READ_ONCE(s->pool);
+	if (!pool || !sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, idx)) {
+		sa_report("usable_size of a pointer that is not a live object", p, caller);
+		return 0;
+	}
+	/* The caller may now use all of it, as after ksize(). */
+	sa_kasan_unpoison(p, pool->usable);
+	return pool->usable;
+}
+
 /**
  * spanalloc_usable_size() - how many bytes an object really has
  * @p: the object
@@ -1119,29 +1190,15 @@ EXPORT_SYMBOL_GPL(spanalloc_free);
  */
 size_t spanalloc_usable_size(const void *p)
 {
-	struct sa_span *s;
-	unsigned int idx;
+	size_t size;
 
 	if (ZERO_OR_NULL_PTR(p))
 		return 0;
-	s = sa_lookup(p);
-	if (!s || s->state == SA_SPAN_FREE) {
-		sa_report("usable_size of a pointer spanalloc did not hand out", p, _RET_IP_);
-		return 0;
-	}
-	if (s->state != SA_SPAN_SMALL) {
-		if (p != (void *)s->base)
-			return 0;
-		sa_kasan_unpoison(p, s->elemsize);
-		return s->elemsize;
-	}
-	if (!sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, idx)) {
-		sa_report("usable_size of a pointer that is not a live object", p, _RET_IP_);
-		return 0;
-	}
-	/* The caller may now use all of it, as after ksize(). */
-	sa_kasan_unpoison(p, s->pool->usable);
-	return s->pool->usable;
+	/* A stale descriptor (@p freed meanwhile) stays one (see sa_free_checked()). */
+	rcu_read_lock();
+	size = sa_usable_size(p, _RET_IP_);
+	rcu_read_unlock();
+	return size;
 }
 EXPORT_SYMBOL_GPL(spanalloc_usable_size);
 
@@ -1383,25 +1440,26 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 
 	if (unlikely(ZERO_OR_NULL_PTR(p[i])))
 		return i;
+	/* Preemption off from the lookup on: see sa_pool_free(). */
+	preempt_disable();
 	s = sa_lookup(p[i]);
 	if (unlikely(!s || READ_ONCE(s->state) != SA_SPAN_SMALL))
-		return i;
+		goto out;
 	/* NULL if the span went back to the heap since (a racing double free). */
 	pool = READ_ONCE(s->pool);
 	if (unlikely(!pool) || (cache && unlikely(pool != &cache->pool)) ||
 	    unlikely(!sa_unhooked()))
-		return i;
+		goto out;
 	/* The free hooks take kmemleak's lock: sa_free() refuses in NMI context. */
 	if (sa_free_hooks_built() && unlikely(in_nmi()))
-		return i;
+		goto out;
 	/* The pool's geometry: kept in registers for the loop. */
 	div_mul = s->div_mul;
-	c = get_cpu_ptr(pool->pcpu);
+	c = this_cpu_ptr(pool->pcpu);
 	if (likely(sa_pcpu_enter(c))) {
 		if (unlikely(c->span != s)) {
 			sa_pcpu_exit(c);
-			put_cpu_ptr(pool->pcpu);
-			return i;
+			goto out;
 		}
 		/*
 		 * Read once this CPU owns @s: before, the descriptor may have
@@ -1440,7 +1498,8 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 		c->sect_stat[SA_FREE] += i - start;
 		sa_pcpu_exit(c);
 	}
-	put_cpu_ptr(pool->pcpu);
+out:
+	preempt_enable();
 	return i;
 }
 
