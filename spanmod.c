@@ -668,18 +668,25 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
  * CPU's): mark it freed in remote_free now, without a lock (which catches a
  * double free at once), and leave the span's lists to this CPU's batch. An
  * interrupted critical section, or a full batch, takes the central lock.
- * Context: an RCU read-side critical section (see sa_pool_free_other()).
+ *
+ * Context: preemption off, from sa_pool_free(), which tail-calls this; it
+ * is on again at return. The batch is applied with preemption on, and the
+ * central path runs under an RCU read side instead (which keeps @s a span
+ * descriptor as preemption off did): both may free spans to the heap, which
+ * may take PREEMPT_RT's sleeping locks through the slab allocator.
  */
-static void sa_pool_free_remote(struct sa_pool *pool, void *obj, struct sa_span *s,
-				unsigned int idx, unsigned long caller)
+static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
+					unsigned int idx, unsigned long caller)
 {
 	struct sa_pcpu *c;
 	bool flush;
 
 	/* Only the fast path comes here in NMI context, and only unhooked. */
-	if (unlikely(sa_nmi_refused(SA_NMI_FREE, obj, caller)))
+	if (unlikely(sa_nmi_refused(SA_NMI_FREE, obj, caller))) {
+		preempt_enable();
 		return;
-	c = get_cpu_ptr(pool->pcpu);
+	}
+	c = this_cpu_ptr(pool->pcpu);
 	if (unlikely(!sa_pcpu_enter(c)))
 		goto central;
 	if (unlikely(c->nr_frees >= pool->free_batch)) {
@@ -689,7 +696,7 @@ static void sa_pool_free_remote(struct sa_pool *pool, void *obj, struct sa_span 
 	if (unlikely(!test_bit(idx, s->alloc_bits) ||
 		     test_and_set_bit(idx, s->remote_free))) {
 		sa_pcpu_exit(c);
-		put_cpu_ptr(pool->pcpu);
+		preempt_enable();
 		sa_report("double free", obj, caller);
 		return;
 	}
@@ -697,27 +704,14 @@ static void sa_pool_free_remote(struct sa_pool *pool, void *obj, struct sa_span 
 	flush = c->nr_frees >= pool->free_batch;
 	c->sect_stat[SA_FREE]++;
 	sa_pcpu_exit(c);
-	put_cpu_ptr(pool->pcpu);
+	preempt_enable();
 	if (unlikely(flush))
 		sa_pool_flush_frees(pool);
 	return;
 central:
-	put_cpu_ptr(pool->pcpu);
-	sa_pool_free_central(pool, s, obj, idx, caller);
-}
-
-/*
- * sa_pool_free_remote(), called with preemption off by sa_pool_free(), which
- * tail-calls it. Preemption goes back on under an RCU read side, which keeps
- * @s a span descriptor as preemption off did, and lets the batch take
- * PREEMPT_RT's sleeping locks (through the slab allocator).
- */
-static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
-					unsigned int idx, unsigned long caller)
-{
 	rcu_read_lock();
 	preempt_enable();
-	sa_pool_free_remote(pool, obj, s, idx, caller);
+	sa_pool_free_central(pool, s, obj, idx, caller);
 	rcu_read_unlock();
 }
 
@@ -755,8 +749,11 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 			goto refused;
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
+			/* Reported with preemption on, as the other refusals. */
+			if (!full)
+				preempt_enable();
 			sa_report("double free", obj, sa_caller(caller));
-			goto refused;
+			return;
 		}
 		sa_kmemleak_free(s, idx, obj);
 		sa_kasan_unpoison(obj, pool->cls->size);
@@ -1100,13 +1097,13 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	struct sa_span *s;
 	unsigned int idx;
 
+	/* Preemption off until sa_pool_free() is done with @s (see there). */
+	preempt_disable();
 	/*
 	 * NULL and ZERO_SIZE_PTR: on x86-64 they lie far below the direct map,
 	 * and __sa_lookup() sends them to the full path, which ignores them
 	 * (or, for a named cache, checks the cache first).
 	 */
-	/* Preemption off until sa_pool_free() is done with @s (see there). */
-	preempt_disable();
 	if (!IS_ENABLED(CONFIG_X86_64) && unlikely(ZERO_OR_NULL_PTR(p)))
 		goto full;
 	s = __sa_lookup(p, false);
@@ -1160,7 +1157,8 @@ static size_t sa_usable_size(const void *p, unsigned long caller)
 
 	s = sa_lookup(p);
 	state = s ? READ_ONCE(s->state) : SA_SPAN_FREE;
-	if (state == SA_SPAN_FREE) {
+	/* 0: a span being set up, joined, or a large object being freed. */
+	if (state == SA_SPAN_FREE || !state) {
 		sa_report("usable_size of a pointer spanalloc did not hand out", p, caller);
 		return 0;
 	}
@@ -2072,28 +2070,36 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_heap, SPANALLOC_INTERNAL);
  */
 int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
 {
-	struct sa_span *s = sa_lookup(p);
+	struct sa_pool *pool;
+	struct sa_span *s;
 	unsigned int idx;
 
-	if (!s)
+	/* Tests pass freed pointers: see sa_free_checked(). */
+	rcu_read_lock();
+	s = sa_lookup(p);
+	if (!s) {
+		rcu_read_unlock();
 		return -ENOENT;
+	}
 	memset(info, 0, sizeof(*info));
-	info->state = s->state;
+	info->state = READ_ONCE(s->state);
 	info->base = s->base;
 	info->npages = s->npages;
 	info->node = s->node;
-	if (s->state == SA_SPAN_SMALL) {
+	pool = READ_ONCE(s->pool);
+	if (info->state == SA_SPAN_SMALL && pool) {
 		idx = sa_span_index(s, p);
 		info->size = s->elemsize;
 		info->nelems = s->nelems;
-		info->class_idx = s->pool->class_idx;
+		info->class_idx = pool->class_idx;
 		info->live = idx < s->nelems && sa_span_obj_live(s, idx);
 		info->alloc_count = READ_ONCE(s->alloc_count);
 		info->alloc_weight = bitmap_weight(s->alloc_bits, s->nelems);
-	} else if (s->state != SA_SPAN_FREE) {
+	} else if (info->state == SA_SPAN_LARGE || info->state == SA_SPAN_HUGE) {
 		info->size = s->elemsize;
 		info->live = true;
 	}
+	rcu_read_unlock();
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_lookup, SPANALLOC_INTERNAL);
