@@ -1287,6 +1287,11 @@ static void sa_test_zero_size(struct kunit *test, unsigned int size)
 			    "init_on_alloc or __GFP_ZERO, in bulk");
 	spanalloc_cache_destroy(c);
 	sa_test_zero_round(test, NULL, size);
+	/* A debug cache: red zone and call sites after each object (usable < size). */
+	c = spanalloc_cache_create("sa_test_zero_debug", size, 0, SPANALLOC_DEBUG, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	sa_test_zero_round(test, c, size);
+	spanalloc_cache_destroy(c);
 }
 
 static void api_zero_each_kind(struct kunit *test)
