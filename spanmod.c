@@ -745,8 +745,11 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
 		/* kmemleak takes a lock: in NMI context, refused before (see span.c). */
 		if (sa_free_hooks_built() &&
-		    unlikely(sa_nmi_refused(SA_NMI_FREE, obj, sa_caller(caller))))
-			goto refused;
+		    unlikely(sa_nmi_refused(SA_NMI_FREE, obj, sa_caller(caller)))) {
+			if (!full)
+				preempt_enable();
+			return;
+		}
 		/* The hooks touch the object: it must be live before they run. */
 		if (unlikely(!sa_span_obj_live(s, idx))) {
 			/* Reported with preemption on, as the other refusals. */
@@ -797,10 +800,6 @@ other:
 		sa_free_other_obj(obj, s, idx, sa_caller(caller), pool);
 	else
 		sa_pool_free_other(pool, obj, s, idx, sa_caller(caller));
-	return;
-refused:
-	if (!full)
-		preempt_enable();
 }
 
 /* A free of a pointer into a span that is free (or becoming free). */
