@@ -1147,6 +1147,12 @@ static void api_gfp_zero_after_dirty_reuse(struct kunit *test)
 	}
 }
 
+/* An object of @size from @c, or from the size API if @c is NULL. */
+static void *sa_test_alloc(struct spanalloc_cache *c, unsigned int size, gfp_t gfp)
+{
+	return c ? spanalloc_cache_alloc(c, gfp) : spanalloc_alloc(size, gfp);
+}
+
 /* Free @p to @c, or by the size API if @c is NULL. */
 static void sa_test_free(struct spanalloc_cache *c, void *p)
 {
@@ -1181,20 +1187,14 @@ static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 	for (tries = 0; tries < 4; tries++) {
 		migrate_disable();
 		for (i = 0; i < ARRAY_SIZE(o); i++) {
-			o[i] = c ? spanalloc_cache_alloc(c, GFP_KERNEL) :
-				   spanalloc_alloc(size, GFP_KERNEL);
+			o[i] = sa_test_alloc(c, size, GFP_KERNEL);
 			ok &= !!o[i];
 		}
 		if (ok) {
 			for (i = 0; i < ARRAY_SIZE(o); i++)
 				memset(o[i], 0x5a, size);
-			if (c) {
-				spanalloc_cache_free(c, o[1]);
-				x = spanalloc_cache_alloc(c, gfp);
-			} else {
-				spanalloc_free(o[1]);
-				x = spanalloc_alloc(size, gfp);
-			}
+			sa_test_free(c, o[1]);
+			x = sa_test_alloc(c, size, gfp);
 		}
 		migrate_enable();
 		if (!ok || !x || x == o[1])
