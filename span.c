@@ -647,6 +647,8 @@ static u8 sa_zero_kind(bool init, unsigned int usable, unsigned int size)
 		return SA_ZERO_PAGE;
 	if (usable >= PAGE_SIZE)
 		return SA_ZERO_CALL;
+	if (IS_ALIGNED(usable, 256))
+		return SA_ZERO_BLOCKS;
 	if (usable > SA_ZERO_WORDS * sizeof(u64))
 		return SA_ZERO_LINES;
 	return usable / sizeof(u64);

@@ -1164,8 +1164,9 @@ static void sa_test_free(struct spanalloc_cache *c, void *p)
 
 /*
  * Every way sa_zero() zeroes an object (one to eight words by stores, more
- * by lines of eight stores, a page by clear_page(), more by sa_zero_big()),
- * through a named cache (one by one and in bulk) and the size API: of three
+ * by lines of eight stores or blocks of four lines, a page by clear_page(),
+ * more by sa_zero_big()), through a named cache (one by one and in bulk)
+ * and the size API: of three
  * objects side by side, all dirty, the middle one is freed and allocated
  * again. It must come back zero (init_on_alloc, or __GFP_ZERO where it is
  * off), the same object, and its neighbours must keep every byte.
@@ -1296,9 +1297,12 @@ static void sa_test_zero_size(struct kunit *test, unsigned int size)
 
 static void api_zero_each_kind(struct kunit *test)
 {
-	/* Lines of 64 bytes: one to many, the last one overlapping or not. */
-	static const unsigned int lines[] = { 80, 120, 128, 136, 192, 256, 264, 1000, 1024,
-					      3064, 4088 };
+	/*
+	 * Lines of 64 bytes: one to many, the last one overlapping or not;
+	 * blocks of 256 bytes (256, 512, 1024, 3840): one to many.
+	 */
+	static const unsigned int lines[] = { 80, 120, 128, 136, 192, 256, 264, 512, 1000,
+					      1024, 3064, 3840, 4088 };
 	unsigned int i, size;
 
 	for (size = 8; size <= 72; size += 8)
