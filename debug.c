@@ -17,6 +17,7 @@
  * With generic KASAN the checks run on unpoisoned memory, which is poisoned
  * again afterwards, so KASAN keeps seeing the object as before.
  */
+#include <linux/log2.h>
 #include <linux/moduleparam.h>
 #include <linux/printk.h>
 #include <linux/string.h>
@@ -40,6 +41,28 @@ struct sa_dbg_meta {
 };
 
 static_assert(sizeof(struct sa_dbg_meta) == SA_DBG_META);
+
+/**
+ * sa_debug_size_class() - the class of a size API object under debug=1
+ * @size: bytes requested, 1 to SPANALLOC_MAX_SMALL - SA_DBG_META
+ *
+ * Every class pool keeps SA_DBG_META bytes of each slot. A power of two
+ * keeps its natural alignment up to a page, as without debug (and as
+ * kmalloc keeps it under slub_debug): its slot is the smallest class that
+ * is a multiple of it (there is one: the classes have every power of two).
+ *
+ * Return: the class index.
+ */
+unsigned int sa_debug_size_class(size_t size)
+{
+	unsigned int cls = sa_size_to_class(size + SA_DBG_META);
+
+	if (is_power_of_2(size))
+		while (sa_classes[cls].size % min_t(size_t, size, PAGE_SIZE))
+			cls++;
+	return cls;
+}
+EXPORT_SYMBOL_NS_GPL(sa_debug_size_class, SPANALLOC_INTERNAL);
 
 static struct sa_dbg_meta *sa_meta(struct sa_pool *pool, const void *obj)
 {

@@ -511,6 +511,7 @@ void sa_hooks_debug_on(struct sa_pool *pool);
 void sa_hooks_debug_off(struct sa_pool *pool);
 extern bool sa_debug_all;
 void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
+unsigned int sa_debug_size_class(size_t size);
 bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);
 void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller);
 void sa_quarantine(struct sa_pool *pool, struct sa_span *s);

@@ -647,7 +647,7 @@ static u8 sa_zero_kind(bool init, unsigned int usable, unsigned int size)
 		return SA_ZERO_PAGE;
 	if (usable >= PAGE_SIZE)
 		return SA_ZERO_CALL;
-	if (IS_ALIGNED(usable, 256))
+	if (usable && IS_ALIGNED(usable, 256))
 		return SA_ZERO_BLOCKS;
 	if (usable > SA_ZERO_WORDS * sizeof(u64))
 		return SA_ZERO_LINES;
@@ -673,7 +673,8 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->cls = cls;
 	pool->class_idx = cache ? 0 : cls - sa_classes;
 	pool->debug = debug;
-	pool->usable = pool->cls->size - (debug ? SA_DBG_META : 0);
+	/* debug=1's pools of classes 1 to 3 hold no metadata and serve nothing. */
+	pool->usable = debug ? max_t(int, cls->size - SA_DBG_META, 0) : cls->size;
 	pool->free_batch = clamp_t(unsigned int, SA_FREE_BATCH_PAGES / pool->cls->npages,
 				   1, SA_FREE_BATCH);
 	pool->max_retired = min_t(unsigned int, SA_RETIRED_PAGES / pool->cls->npages,

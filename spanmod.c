@@ -949,12 +949,12 @@ static void *sa_alloc_large(size_t size, gfp_t flags, int node, unsigned long ca
 	return p;
 }
 
-/* debug=1: every class pool keeps SA_DBG_META bytes of each slot. */
+/* debug=1: a size API object in a class pool's slot with its metadata. */
 static noinline void *sa_alloc_debug(size_t size, gfp_t flags, int node, unsigned long caller)
 {
 	if (size > SPANALLOC_MAX_SMALL - SA_DBG_META)
 		return sa_alloc_large(size, flags, node, caller);
-	return sa_pool_alloc(sa_size_to_pool(size + SA_DBG_META), flags, node, size, caller);
+	return sa_pool_alloc(sa_class_pool[sa_debug_size_class(size)], flags, node, size, caller);
 }
 
 /* Every allocation of the size API but the fast path's: checks, reports, large. */

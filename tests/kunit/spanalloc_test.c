@@ -2657,6 +2657,33 @@ static struct kunit_suite spanalloc_stress_suite = {
 
 /* ---- debug mode ---- */
 
+/*
+ * debug=1's size API (sa_debug_size_class()): each size's slot holds it and
+ * the metadata, is the smallest that does, and keeps a power of two
+ * naturally aligned up to a page (spans start on a page), as without debug.
+ */
+static void debug_all_size_classes(struct kunit *test)
+{
+	unsigned int size, cls, align, k;
+
+	for (size = 1; size <= SA_MAX_SMALL - SA_DBG_META; size++) {
+		cls = sa_debug_size_class(size);
+		KUNIT_ASSERT_TRUE_MSG(test, cls >= 1 && cls < SA_NUM_CLASSES, "size %u", size);
+		KUNIT_EXPECT_GE_MSG(test, sa_classes[cls].size, size + SA_DBG_META,
+				    "size %u", size);
+		if (!is_power_of_2(size)) {
+			KUNIT_EXPECT_EQ_MSG(test, cls, sa_size_to_class(size + SA_DBG_META),
+					    "size %u", size);
+			continue;
+		}
+		align = min_t(unsigned int, size, PAGE_SIZE);
+		KUNIT_EXPECT_EQ_MSG(test, sa_classes[cls].size % align, 0U, "size %u", size);
+		for (k = sa_size_to_class(size + SA_DBG_META); k < cls; k++)
+			KUNIT_EXPECT_NE_MSG(test, sa_classes[k].size % align, 0U,
+					    "size %u: class %u would do", size, k);
+	}
+}
+
 static void debug_write_past_end(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_end", 40, 0,
@@ -2766,6 +2793,7 @@ static void kasan_poisons_free_objects(struct kunit *test)
 }
 
 static struct kunit_case spanalloc_debug_cases[] = {
+	KUNIT_CASE(debug_all_size_classes),
 	KUNIT_CASE(debug_write_past_end),
 	KUNIT_CASE(debug_write_after_free),
 	KUNIT_CASE(debug_clean_use_reports_nothing),
