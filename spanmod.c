@@ -2139,11 +2139,15 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_lookup, SPANALLOC_INTERNAL);
  */
 void spanalloc_debug_stray_remote_bit(const void *p)
 {
-	struct sa_span *s = sa_lookup(p);
+	struct sa_span *s;
 	unsigned int idx;
 
+	/* The object is free: its span may go back to the heap meanwhile. */
+	rcu_read_lock();
+	s = sa_lookup(p);
 	if (!WARN_ON_ONCE(!s || s->state != SA_SPAN_SMALL || !sa_span_obj_start(s, p, &idx)))
 		set_bit(idx, s->remote_free);
+	rcu_read_unlock();
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_stray_remote_bit, SPANALLOC_INTERNAL);
 
