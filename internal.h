@@ -137,6 +137,11 @@ enum sa_stat {
 #define SA_FREE_BATCH_PAGES	32
 /* A named cache's span holds at least this many objects, if 8 pages can. */
 #define SA_CACHE_MIN_OBJS	4
+/*
+ * The largest slot of a named cache: its largest object rounded up to a page
+ * alignment, with debug metadata, rounded up again; one object a span.
+ */
+#define SA_MAX_CACHE_SLOT	(SA_MAX_SMALL + PAGE_SIZE)
 /* Spans a CPU still owns after it stopped allocating from them (SLUB's CPU partial). */
 #define SA_RETIRED		4
 /* Retired spans keep at most this many pages per pool and CPU (sa_pool::max_retired). */

@@ -574,24 +574,26 @@ static bool sa_div_exact(const struct sa_class *k)
  * A named cache is SLUB's kmem_cache: its objects are of the size asked for
  * (rounded to its alignment), not of the next Go size class, which would
  * waste up to 12.5% on every object. The span is the fewest pages, up to
- * SA_MAX_SPAN_PAGES, that hold at least SA_CACHE_MIN_OBJS objects (or as
- * many as that many pages can) with a tail of at most 1/16 of the span,
- * else at most 1/8, else the least waste: the policy of SLUB's
- * calc_slab_order(). Objects of a span of few objects would send most
- * allocations to the refill path.
+ * SA_MAX_SPAN_PAGES (or the pages of one object, for the few that debug
+ * metadata or alignment take past it), that hold at least
+ * SA_CACHE_MIN_OBJS objects (or as many as that many pages can) with a
+ * tail of at most 1/16 of the span, else at most 1/8, else the least
+ * waste: the policy of SLUB's calc_slab_order(). Objects of a span of few
+ * objects would send most allocations to the refill path.
  *
- * Return: true, or false if no span of at most SA_MAX_SPAN_PAGES holds the
- * size (the caller refuses the cache).
+ * Return: true, or false if @size is not a multiple of 8 or is above
+ * SA_MAX_CACHE_SLOT (the caller refuses the cache).
  */
 bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 {
-	unsigned int frac, np, n, tail, want, best = 0, best_tail = 0;
+	unsigned int frac, np, n, tail, want, best = 0, best_tail = 0, maxp;
 
-	if (!size || size > SA_MAX_SPAN_PAGES * PAGE_SIZE || size % 8)
+	if (!size || size > SA_MAX_CACHE_SLOT || size % 8)
 		return false;
-	want = min_t(unsigned int, SA_CACHE_MIN_OBJS, SA_MAX_SPAN_PAGES * PAGE_SIZE / size);
+	maxp = max_t(unsigned int, SA_MAX_SPAN_PAGES, DIV_ROUND_UP(size, PAGE_SIZE));
+	want = min_t(unsigned int, SA_CACHE_MIN_OBJS, maxp * PAGE_SIZE / size);
 	for (frac = 16; frac >= 8 && !best; frac /= 2) {
-		for (np = 1; np <= SA_MAX_SPAN_PAGES && !best; np++) {
+		for (np = 1; np <= maxp && !best; np++) {
 			n = np * PAGE_SIZE / size;
 			if (n >= want && n <= SA_MAX_NELEMS &&
 			    np * PAGE_SIZE - n * size <= np * PAGE_SIZE / frac)
@@ -600,7 +602,7 @@ bool sa_cache_geometry(struct sa_class *k, unsigned int size)
 	}
 	/* Else the span whose tail is the smallest part of it. */
 	if (!best) {
-		for (np = 1; np <= SA_MAX_SPAN_PAGES; np++) {
+		for (np = 1; np <= maxp; np++) {
 			n = np * PAGE_SIZE / size;
 			tail = np * PAGE_SIZE - n * size;
 			if (n && n <= SA_MAX_NELEMS &&

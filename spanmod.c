@@ -1661,11 +1661,7 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
 	if (!cache)
 		return NULL;
-	/*
-	 * Objects of the size asked for. Every multiple of 8 up to a span of
-	 * SA_MAX_SPAN_PAGES has a geometry; debug metadata or alignment can
-	 * take a size past it.
-	 */
+	/* Objects of the size asked for: every multiple of 8 has a geometry. */
 	if (!sa_cache_geometry(&cache->geom, objsize)) {
 		kfree(cache);
 		sa_report("cache_create with no span for size, align and debug metadata", name,

@@ -999,7 +999,13 @@ static void api_cache_geometry(struct kunit *test)
 	for (i = 1; i < SA_NUM_CLASSES; i++)
 		KUNIT_EXPECT_EQ_MSG(test, sa_test_bad_starts(&sa_classes[i], true), 0U,
 				    "class %u", i);
-	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, SA_MAX_SMALL + 8));
+	/* Past the largest class, with debug metadata or alignment: one object. */
+	for (size = SA_MAX_SMALL + 8; size <= SA_MAX_CACHE_SLOT; size += 8) {
+		KUNIT_ASSERT_TRUE(test, sa_cache_geometry(&k, size));
+		KUNIT_EXPECT_EQ(test, k.nelems, 1U);
+		KUNIT_EXPECT_EQ(test, k.npages, (u16)DIV_ROUND_UP(size, PAGE_SIZE));
+	}
+	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, SA_MAX_CACHE_SLOT + 8));
 	KUNIT_EXPECT_FALSE(test, sa_cache_geometry(&k, 12));
 }
 
@@ -2273,12 +2279,7 @@ static void bad_cache_create_args(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 2 * PAGE_SIZE,
 						       0, NULL));
 	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 64, 0, 0x80, NULL));
-	/* With the debug metadata, or aligned, past the largest span. */
-	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", SPANALLOC_MAX_SMALL, 0,
-						       SPANALLOC_DEBUG, NULL));
-	KUNIT_EXPECT_NULL(test, spanalloc_cache_create("sa_test_bad", 28673, PAGE_SIZE,
-						       SPANALLOC_DEBUG, NULL));
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 9);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
 }
 
 /* ---- faults on the refill path ---- */
@@ -2718,6 +2719,45 @@ static void debug_write_past_end(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
 }
 
+/*
+ * The largest debug caches: SPANALLOC_MAX_SMALL bytes, and a page-aligned
+ * object that alignment makes as large, each with its metadata past the
+ * largest class (a span of one object), as SLUB's debug caches take them.
+ * Every byte is the caller's; past the first, the red zone follows.
+ */
+static void debug_largest_objects(struct kunit *test)
+{
+	static const struct { unsigned int size, align; } t[] = {
+		{ SA_MAX_SMALL, 0 }, { SA_MAX_SMALL - PAGE_SIZE + 8, PAGE_SIZE },
+	};
+	struct spanalloc_cache *c;
+	unsigned int i;
+	u8 *p;
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		c = spanalloc_cache_create("sa_test_dbg_big", t[i].size, t[i].align,
+					   SPANALLOC_DEBUG, NULL);
+		KUNIT_ASSERT_NOT_NULL_MSG(test, c, "size %u", t[i].size);
+		p = spanalloc_cache_alloc(c, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_EXPECT_EQ(test, (unsigned long)p % max(t[i].align, 8U), 0UL);
+		memset(p, 0x3c, t[i].size);
+		spanalloc_cache_free(c, p);
+		KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
+		spanalloc_cache_destroy(c);
+	}
+	c = spanalloc_cache_create("sa_test_dbg_big", SA_MAX_SMALL, 0, SPANALLOC_DEBUG, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	kasan_disable_current();
+	p[SA_MAX_SMALL] = 0;
+	kasan_enable_current();
+	spanalloc_cache_free(c, p);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	spanalloc_cache_destroy(c);
+}
+
 static void debug_write_after_free(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_uaf", 40, 0,
@@ -2796,6 +2836,7 @@ static void kasan_poisons_free_objects(struct kunit *test)
 static struct kunit_case spanalloc_debug_cases[] = {
 	KUNIT_CASE(debug_all_size_classes),
 	KUNIT_CASE(debug_write_past_end),
+	KUNIT_CASE(debug_largest_objects),
 	KUNIT_CASE(debug_write_after_free),
 	KUNIT_CASE(debug_clean_use_reports_nothing),
 	KUNIT_CASE(kasan_poisons_free_objects),
