@@ -31,6 +31,7 @@
 DEFINE_STATIC_KEY_FALSE(sa_debug_active);
 
 bool sa_debug_all;
+EXPORT_SYMBOL_NS_GPL(sa_debug_all, SPANALLOC_INTERNAL);
 module_param_named(debug, sa_debug_all, bool, 0444);
 MODULE_PARM_DESC(debug, "Debug mode for every cache and spanalloc_alloc(): poison, red zones, checks");
 

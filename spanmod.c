@@ -2314,8 +2314,9 @@ static int __init spanalloc_init(void)
 		goto fail;
 	}
 	sa_debugfs_init();
-	pr_info("spanalloc: %u size classes, %lu KiB chunks, %u nodes\n",
-		SA_NUM_CLASSES - 1, (PAGE_SIZE << SA_CHUNK_ORDER) >> 10, num_possible_nodes());
+	pr_info("spanalloc: %u size classes, %lu KiB chunks, %u nodes%s\n",
+		SA_NUM_CLASSES - 1, (PAGE_SIZE << SA_CHUNK_ORDER) >> 10, num_possible_nodes(),
+		sa_debug_all ? ", debug mode for every object (debug=1)" : "");
 	return 0;
 fail:
 	sa_class_pools_exit();

@@ -8,7 +8,9 @@
 # 6.12-nodebugfs, our test kernel with tests/config/nodebugfs.config over
 # tests/config/test-kernel.config, built and cached by scripts/kernel.sh,
 # and no step 1; 6.12-initfree, the same kernel booted with init_on_free=1,
-# where the KUnit case api_init_on_free must pass, not skip):
+# where the KUnit case api_init_on_free must pass, not skip; 6.12-debug, the
+# same kernel with spanalloc loaded debug=1, debug mode for every object,
+# where the cases about the plain geometry skip):
 #  1. install its image and headers with apt-get (--no-install-recommends,
 #     INITRD=No: no initramfs is generated; refuses to run if a bootloader
 #     hook would run, unless COMPAT_ALLOW_BOOTLOADER=1);
@@ -37,7 +39,7 @@
 # not run because an earlier one failed counts as failed.
 #
 # Environment: COMPAT_KERNELS (labels, default "6.1 6.12 6.12-rt
-# 6.12-nodebugfs 6.12-initfree"),
+# 6.12-nodebugfs 6.12-initfree 6.12-debug"),
 # COMPAT_DKMS_KERNEL (label, default 6.12), COMPAT_TIMEOUT (s per VM, default
 # 600), COMPAT_APT_UPDATE=1 (apt-get update even if nothing is missing),
 # COMPAT_ALLOW_BOOTLOADER=1, SPANALLOC_ACCEL (kvm|tcg), KVM_PROBE_TIMEOUT,
@@ -50,7 +52,7 @@ out=$here/.test-out/compat
 cache=${SPANALLOC_CACHE:-$HOME/.cache/spanalloc}
 jobs=${JOBS:-2}
 vm_timeout=${COMPAT_TIMEOUT:-600}
-labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree}
+labels=${COMPAT_KERNELS:-6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree 6.12-debug}
 dkms_label=${COMPAT_DKMS_KERNEL:-6.12}
 start=$(date +%s)
 
@@ -105,7 +107,7 @@ resolve() {
 	kver=
 	pkgs=()
 	case "$1" in
-	6.12-nodebugfs|6.12-initfree)
+	6.12-nodebugfs|6.12-initfree|6.12-debug)
 		nodbg_build
 		kver=$(cat "$nodbg/include/config/kernel.release")
 		hdr=$nodbg
@@ -123,7 +125,7 @@ resolve() {
 		return 0 ;;
 	6.12) flavour=amd64 ;;
 	6.12-rt) flavour=rt-amd64 ;;
-	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree)" ;;
+	*) die "unknown kernel label $1 (known: 6.1 6.12 6.12-rt 6.12-nodebugfs 6.12-initfree 6.12-debug)" ;;
 	esac
 	for n in $(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
 		   grep -E "^linux-image-6\.12\.[0-9]+\+deb12-$flavour-unsigned\$" |
@@ -272,8 +274,9 @@ res "SA-START $(uname -r) compat"
 for ko in $(ls $lib/deps/*.ko 2>/dev/null); do
 	insmod "$ko" || res "SA-ERROR dependency ${ko##*/} did not load"
 done
-say "insmod spanalloc"
-if insmod $lib/spanalloc.ko; then
+say "insmod spanalloc $(cat $lib/spanalloc.args 2>/dev/null)"
+# shellcheck disable=SC2046 # the file holds module parameters, split on purpose
+if insmod $lib/spanalloc.ko $(cat $lib/spanalloc.args 2>/dev/null); then
 	res "SA-LOADED spanalloc"
 else
 	res "SA-INSMOD-FAIL spanalloc"
@@ -663,6 +666,8 @@ for l in $labels; do
 		[ "$a" = busybox ] || ln -sf busybox "$stage/bin/$a"
 	done
 	write_init "$stage/init"
+	# Module parameters of spanalloc for this boot.
+	if [ "$l" = 6.12-debug ]; then echo debug=1 >"$stage/lib/spanalloc/spanalloc.args"; fi
 	cp "$kd/src/spanalloc.ko" "$stage/lib/spanalloc/"
 	[ "$have_example" = 1 ] && cp "$kd/src/tests/example/spanalloc_example.ko" "$stage/lib/spanalloc/tests/example/"
 	for ko in "${kunit_kos[@]}"; do
@@ -691,6 +696,10 @@ for l in $labels; do
 		kargs=" init_on_free=1"
 		must_pass=api_init_on_free
 		console_needs="heap free:on"
+	fi
+	if [ "$l" = 6.12-debug ]; then
+		must_pass=debug_largest_objects
+		console_needs="debug mode for every object (debug=1)"
 	fi
 	if [ -z "$accel" ]; then
 		if probe_kvm "$vmlinuz"; then accel=kvm; else accel=tcg; fi

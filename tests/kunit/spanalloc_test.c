@@ -50,6 +50,17 @@ static void sa_test_exit(struct kunit *test)
 	spanalloc_debug_capture(NULL);
 }
 
+/*
+ * A case about the plain geometry (objects per span, usable sizes, pages):
+ * under debug=1 (make test-compat's 6.12-debug boot) every slot also holds
+ * SA_DBG_META bytes of metadata, so it skips there.
+ */
+static void sa_test_plain_slots(struct kunit *test)
+{
+	if (sa_debug_all)
+		kunit_skip(test, "debug=1: every slot holds debug metadata");
+}
+
 /* Pages of all nodes in use by spans (held but not free). */
 static long sa_pages_in_use(void)
 {
@@ -154,6 +165,8 @@ static void class_fill_spans(struct kunit *test)
 	struct spanalloc_ptr_info info;
 	long before;
 	void **p, **sorted;
+
+	sa_test_plain_slots(test);
 
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	sorted = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
@@ -565,6 +578,8 @@ static void percpu_hardirq_uses_reserve(struct kunit *test)
 	void *big;
 	int node;
 
+	sa_test_plain_slots(test);
+
 	KUNIT_ASSERT_NOT_NULL(test, g);
 	init_completion(&g->done);
 	hrtimer_init(&g->hrt, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_HARD);
@@ -756,6 +771,8 @@ static void api_size_lookup(struct kunit *test)
 	size_t usable;
 	void *p;
 
+	sa_test_plain_slots(test);
+
 	for (size = 1; size <= SA_MAX_SMALL; size += size % 8 ? 7 : 1) {
 		p = spanalloc_alloc(size, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, p);
@@ -775,6 +792,8 @@ static void api_realloc(struct kunit *test)
 {
 	u8 *p, *q;
 	unsigned int i;
+
+	sa_test_plain_slots(test);
 
 	p = spanalloc_realloc(NULL, 100, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
@@ -841,6 +860,8 @@ static void api_bulk_batched(struct kunit *test)
 	unsigned long a0, f0, a1, f1;
 	unsigned int i, j;
 	void **p, *lost;
+
+	sa_test_plain_slots(test);
 
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
@@ -937,6 +958,8 @@ static void api_cache_geometry(struct kunit *test)
 	unsigned int i, size, obj;
 	void *p;
 
+	sa_test_plain_slots(test);
+
 	for (i = 0; i < ARRAY_SIZE(want); i++) {
 		c = spanalloc_cache_create("sa_test_geometry", want[i].size, 0, 0, NULL);
 		KUNIT_ASSERT_NOT_NULL(test, c);
@@ -1016,6 +1039,8 @@ static void api_cache_ctor_and_align(struct kunit *test)
 	u8 *p[100];
 	unsigned int i;
 	int calls;
+
+	sa_test_plain_slots(test);
 
 	atomic_set(&sa_ctor_calls, 0);
 	a = spanalloc_cache_create("sa_test_ctor", 24, 0, 0, sa_test_ctor);
@@ -1312,6 +1337,8 @@ static void api_zero_each_kind(struct kunit *test)
 					      1024, 3064, 3840, 4088 };
 	unsigned int i, size;
 
+	sa_test_plain_slots(test);
+
 	for (size = 8; size <= 72; size += 8)
 		sa_test_zero_size(test, size);
 	for (i = 0; i < ARRAY_SIZE(lines); i++)
@@ -1335,6 +1362,8 @@ static void api_init_on_free(struct kunit *test)
 	unsigned int i;
 	u8 *o, *first;
 
+	if (sa_debug_all)
+		kunit_skip(test, "debug=1: debug pools poison freed objects instead (SLUB's rule)");
 	if (!want_init_on_free())
 		kunit_skip(test, "init_on_free is off (make test-compat boots it on)");
 	if (want_init_on_alloc(GFP_KERNEL))
@@ -1460,6 +1489,8 @@ static void scavenger_returns_to_floor(struct kunit *test)
 	unsigned long ret0, floor;
 	long took;
 	int nodes = num_node_state(N_MEMORY);
+
+	sa_test_plain_slots(test);
 
 	spanalloc_debug_scavenger(SA_SCAV_MS, 10, 0, old);
 	ret0 = sa_pages_returned();
@@ -1822,6 +1853,8 @@ static void remote_frees_batched(struct kunit *test)
 	long before;
 	int c0, c1;
 
+	sa_test_plain_slots(test);
+
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs two online CPUs");
 	j.p = kunit_kcalloc(test, j.n, sizeof(*j.p), GFP_KERNEL);
@@ -1885,6 +1918,8 @@ static void retired_spans_stay_local(struct kunit *test)
 	unsigned int scav[3];
 	long before;
 	void **p;
+
+	sa_test_plain_slots(test);
 
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
@@ -2815,6 +2850,8 @@ static void debug_clean_use_reports_nothing(struct kunit *test)
 static void kasan_poisons_free_objects(struct kunit *test)
 {
 	u8 *p;
+
+	sa_test_plain_slots(test);
 
 	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
 		kunit_skip(test, "needs generic KASAN");
