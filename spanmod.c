@@ -110,11 +110,14 @@ void sa_trace_unreg(void)
 	static_branch_dec(&sa_hooks);
 }
 
-/* A KUnit suite counting reports made in other contexts (kworkers, irqs). */
+/* A KUnit suite counting reports made in other contexts (kworkers, irqs, NMIs). */
 static atomic_t *sa_capture;
 
 /**
  * sa_counted_report() - count a report in the running KUnit test, if any
+ *
+ * In NMI context only the capture counts it: the test's resource list is
+ * under a spinlock, which the interrupted test thread may hold.
  *
  * Return: true if a test counted it, so it must not be printed.
  */
@@ -124,7 +127,7 @@ bool sa_counted_report(void)
 	struct kunit *test = kunit_get_current_test();
 	atomic_t *capture = READ_ONCE(sa_capture);
 
-	if (!test) {
+	if (!test || in_nmi()) {
 		if (!capture)
 			return false;
 		atomic_inc(capture);

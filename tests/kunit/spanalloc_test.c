@@ -22,6 +22,8 @@
 #include <linux/mm.h>
 #include <linux/timer.h>
 #include <linux/vmalloc.h>
+#include <asm/apic.h>
+#include <asm/nmi.h>
 
 #include <spanalloc.h>
 #include "internal.h"
@@ -2145,75 +2147,102 @@ static void bad_bulk_counts(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 7);
 }
 
+/* What bad_nmi_context's NMI does, and what it got. */
+struct sa_nmi_job {
+	struct spanalloc_cache *c;
+	void *big, *other, *own;		/* freed in the NMI */
+	void *fresh, *large, *own2, *objs[4];	/* allocated in it */
+	int n;					/* bulk allocation's result */
+	atomic_t armed;				/* 1: the next local NMI is ours */
+	bool ran;
+};
+
+static struct sa_nmi_job *sa_nmi_job;
+
+static int sa_test_nmi(unsigned int cmd, struct pt_regs *regs)
+{
+	struct sa_nmi_job *j = READ_ONCE(sa_nmi_job);
+
+	if (!j || atomic_cmpxchg(&j->armed, 1, 0) != 1)
+		return NMI_DONE;
+	j->fresh = spanalloc_cache_alloc(j->c, GFP_ATOMIC);
+	j->n = spanalloc_cache_alloc_bulk(j->c, GFP_ATOMIC, ARRAY_SIZE(j->objs), j->objs);
+	j->large = spanalloc_alloc(100 << 10, GFP_ATOMIC);
+	spanalloc_free(j->big);
+	spanalloc_cache_free(j->c, j->other);
+	/* This CPU's own span: the fast paths, unless a runtime hook is on. */
+	spanalloc_free(j->own);
+	j->own2 = spanalloc_alloc(32, GFP_ATOMIC);
+	WRITE_ONCE(j->ran, true);
+	return NMI_HANDLED;
+}
+
 /*
- * Calls in NMI context, simulated as __nmi_enter() counts it (without its
- * lockdep and RCU hooks, which nothing here needs): what the fast paths serve
- * without a lock is served; a refill, a bulk call, a large object, a free
- * to a span this CPU does not own and a large free are reported and refused,
- * the objects kept (freed again after). With KASAN or kmemleak built in, a
- * fast free is refused too (kmemleak takes a lock); with a runtime hook on,
- * every call.
+ * Calls in a real NMI, which this CPU sends itself (an NMI_LOCAL handler):
+ * what the fast paths serve without a lock is served; a refill, a bulk
+ * call, a large object, a free to a span this CPU does not own and a large
+ * free are reported and refused, the objects kept (freed again after). With
+ * KASAN or kmemleak built in, a fast free is refused too (kmemleak takes a
+ * lock); with a runtime hook on, every call.
  */
 static void bad_nmi_context(struct kunit *test)
 {
-	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_nmi", 64, 0, 0, NULL);
-	void *big, *other, *own, *own2, *fresh, *large, *objs[4];
+	struct sa_nmi_job *j = kunit_kzalloc(test, sizeof(*j), GFP_KERNEL);
 	struct spanalloc_ptr_info info;
 	bool hooked, free_hooks;
-	unsigned long flags;
-	int errors, n;
+	unsigned int i;
+	int errors;
 
-	KUNIT_ASSERT_NOT_NULL(test, c);
+	KUNIT_ASSERT_NOT_NULL(test, j);
+	j->c = spanalloc_cache_create("sa_test_nmi", 64, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, j->c);
+	KUNIT_ASSERT_EQ(test, register_nmi_handler(NMI_LOCAL, sa_test_nmi, 0, "sa_test"), 0);
+	WRITE_ONCE(sa_nmi_job, j);
 	migrate_disable();
-	big = spanalloc_alloc(100 << 10, GFP_KERNEL);
-	other = spanalloc_cache_alloc(c, GFP_KERNEL);
+	j->big = spanalloc_alloc(100 << 10, GFP_KERNEL);
+	j->other = spanalloc_cache_alloc(j->c, GFP_KERNEL);
 	/* No CPU owns @other's span now, and this CPU has no span of @c. */
 	spanalloc_debug_drain();
-	own = spanalloc_alloc(32, GFP_KERNEL);
+	j->own = spanalloc_alloc(32, GFP_KERNEL);
 	hooked = spanalloc_debug_hooked();
 	free_hooks = hooked || IS_ENABLED(CONFIG_KASAN_GENERIC) ||
 		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK);
 
-	local_irq_save(flags);
-	__preempt_count_add(NMI_OFFSET + HARDIRQ_OFFSET);
-	fresh = spanalloc_cache_alloc(c, GFP_ATOMIC);
-	n = spanalloc_cache_alloc_bulk(c, GFP_ATOMIC, ARRAY_SIZE(objs), objs);
-	large = spanalloc_alloc(100 << 10, GFP_ATOMIC);
-	spanalloc_free(big);
-	spanalloc_cache_free(c, other);
-	/* This CPU's own span: the fast paths, unless a runtime hook is on. */
-	spanalloc_free(own);
-	own2 = spanalloc_alloc(32, GFP_ATOMIC);
-	__preempt_count_sub(NMI_OFFSET + HARDIRQ_OFFSET);
-	local_irq_restore(flags);
+	atomic_set(&j->armed, 1);
+	apic->send_IPI_self(NMI_VECTOR);
+	for (i = 0; i < 1000 && !READ_ONCE(j->ran); i++)
+		usleep_range(10, 20);
 	migrate_enable();
+	WRITE_ONCE(sa_nmi_job, NULL);
+	unregister_nmi_handler(NMI_LOCAL, "sa_test");
+	KUNIT_ASSERT_TRUE_MSG(test, READ_ONCE(j->ran), "the NMI never came");
 
 	errors = 5 + free_hooks + hooked;
-	KUNIT_EXPECT_NULL(test, fresh);
-	KUNIT_EXPECT_EQ(test, n, 0);
-	KUNIT_EXPECT_NULL(test, large);
+	KUNIT_EXPECT_NULL(test, j->fresh);
+	KUNIT_EXPECT_EQ(test, j->n, 0);
+	KUNIT_EXPECT_NULL(test, j->large);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
 	/* The refused frees kept their objects. */
-	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(big, &info), 0);
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(j->big, &info), 0);
 	KUNIT_EXPECT_TRUE(test, info.live);
-	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(other, &info), 0);
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(j->other, &info), 0);
 	KUNIT_EXPECT_TRUE(test, info.live);
 	if (hooked)
-		KUNIT_EXPECT_NULL(test, own2);
+		KUNIT_EXPECT_NULL(test, j->own2);
 	else if (free_hooks)
-		KUNIT_EXPECT_TRUE(test, own2 && own2 != own);
+		KUNIT_EXPECT_TRUE(test, j->own2 && j->own2 != j->own);
 	else
-		KUNIT_EXPECT_PTR_EQ(test, own2, own);
+		KUNIT_EXPECT_PTR_EQ(test, j->own2, j->own);
 	if (free_hooks) {
 		/* Refused: still allocated. */
-		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(own, &info), 0);
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(j->own, &info), 0);
 		KUNIT_EXPECT_TRUE(test, info.live);
-		spanalloc_free(own);
+		spanalloc_free(j->own);
 	}
-	spanalloc_free(big);
-	spanalloc_cache_free(c, other);
-	spanalloc_free(own2);
-	spanalloc_cache_destroy(c);
+	spanalloc_free(j->big);
+	spanalloc_cache_free(j->c, j->other);
+	spanalloc_free(j->own2);
+	spanalloc_cache_destroy(j->c);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, errors);
 }
 
