@@ -572,6 +572,8 @@ static __always_inline bool sa_obj_exact(unsigned long off, u32 div_mul, unsigne
 	 * a span of at most 32 KiB: off * m = idx * 2^32 + idx * e + r * m,
 	 * where idx * e < 2^16 < 2^17 <= m, and (idx + 1) * e < m keeps the
 	 * low half below 2^32. So it is idx * e < m if r == 0, and >= m if not.
+	 * A span of one object past 32 KiB (up to SA_MAX_CACHE_SLOT) has
+	 * idx <= 1, and 2 * e < 2 * size < m for any size below 46341.
 	 */
 	*idx = prod >> 32;
 	return (u32)prod < div_mul;

@@ -2153,7 +2153,8 @@ struct sa_nmi_job {
 	void *big, *other, *own;		/* freed in the NMI */
 	void *fresh, *large, *own2, *objs[4];	/* allocated in it */
 	int n;					/* bulk allocation's result */
-	atomic_t armed;				/* 1: the next local NMI is ours */
+	atomic_t armed;				/* 1: the next NMI on @cpu is ours */
+	int cpu;				/* the CPU it is sent to */
 	bool ran;
 };
 
@@ -2163,7 +2164,7 @@ static int sa_test_nmi(unsigned int cmd, struct pt_regs *regs)
 {
 	struct sa_nmi_job *j = READ_ONCE(sa_nmi_job);
 
-	if (!j || atomic_cmpxchg(&j->armed, 1, 0) != 1)
+	if (!j || j->cpu != smp_processor_id() || atomic_cmpxchg(&j->armed, 1, 0) != 1)
 		return NMI_DONE;
 	j->fresh = spanalloc_cache_alloc(j->c, GFP_ATOMIC);
 	j->n = spanalloc_cache_alloc_bulk(j->c, GFP_ATOMIC, ARRAY_SIZE(j->objs), j->objs);
@@ -2190,7 +2191,8 @@ static struct nmiaction sa_test_nmi_action = {
 };
 
 /*
- * Calls in a real NMI, which this CPU sends itself (an NMI_LOCAL handler):
+ * Calls in a real NMI, which this CPU sends itself (an NMI_LOCAL handler,
+ * the way the kernel's nmi_selftest sends one):
  * what the fast paths serve without a lock is served; a refill, a bulk
  * call, a large object, a free to a span this CPU does not own and a large
  * free are reported and refused, the objects kept (freed again after). With
@@ -2220,8 +2222,10 @@ static void bad_nmi_context(struct kunit *test)
 	free_hooks = hooked || IS_ENABLED(CONFIG_KASAN_GENERIC) ||
 		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK);
 
+	/* Not send_IPI_self(): x2APIC's self IPI has no NMI delivery mode. */
+	j->cpu = smp_processor_id();
 	atomic_set(&j->armed, 1);
-	apic->send_IPI_self(NMI_VECTOR);
+	apic->send_IPI_mask(cpumask_of(j->cpu), NMI_VECTOR);
 	for (i = 0; i < 1000 && !READ_ONCE(j->ran); i++)
 		usleep_range(10, 20);
 	migrate_enable();
