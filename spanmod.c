@@ -1664,11 +1664,12 @@ struct spanalloc_cache *spanalloc_cache_create(const char *name, unsigned int si
 	cache = kzalloc(sizeof(*cache), GFP_KERNEL);
 	if (!cache)
 		return NULL;
-	/* Objects of the size asked for: every multiple of 8 has a geometry. */
-	if (!sa_cache_geometry(&cache->geom, objsize)) {
+	/*
+	 * Objects of the size asked for. Every slot that a size, an alignment
+	 * and debug metadata can make (up to SA_MAX_CACHE_SLOT) has a geometry.
+	 */
+	if (WARN_ON_ONCE(!sa_cache_geometry(&cache->geom, objsize))) {
 		kfree(cache);
-		sa_report("cache_create with no span for size, align and debug metadata", name,
-			  _RET_IP_);
 		return NULL;
 	}
 	cache->name = kstrdup(name, GFP_KERNEL);
