@@ -258,8 +258,9 @@ static inline struct sa_span *sa_pcpu_unretire(struct sa_pcpu *c, unsigned int i
  * that many stores; SA_ZERO_PAGE, objects of one page each, by clear_page();
  * SA_ZERO_LINES, more than 64 bytes and less than a page, by lines of eight
  * stores (sa_zero_lines()); SA_ZERO_BLOCKS, a multiple of 256 bytes under a
- * page, by blocks of four lines (sa_zero_blocks()); SA_ZERO_CALL, larger ones and any size under
- * __GFP_ZERO in bulk, by sa_zero_big() (clear_page() or memset());
+ * page, by blocks of four lines (sa_zero_blocks()); SA_ZERO_CALL, larger
+ * ones and any size under __GFP_ZERO in bulk, by sa_zero_big() (clear_page()
+ * or memset());
  * SA_ZERO_NONE, none (init_on_alloc off, fixed at boot, or a constructor),
  * but for __GFP_ZERO (sa_zero_big()).
  */

@@ -1199,10 +1199,10 @@ static void sa_test_free(struct spanalloc_cache *c, void *p)
  * Every way sa_zero() zeroes an object (one to eight words by stores, more
  * by lines of eight stores or blocks of four lines, a page by clear_page(),
  * more by sa_zero_big()), through a named cache (one by one and in bulk)
- * and the size API: of three
- * objects side by side, all dirty, the middle one is freed and allocated
- * again. It must come back zero (init_on_alloc, or __GFP_ZERO where it is
- * off), the same object, and its neighbours must keep every byte.
+ * and the size API: of three objects side by side, all dirty, the middle
+ * one is freed and allocated again. It must come back zero (init_on_alloc,
+ * or __GFP_ZERO where it is off), the same object, and its neighbours must
+ * keep every byte.
  */
 static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 			       unsigned int size)
@@ -2192,12 +2192,12 @@ static struct nmiaction sa_test_nmi_action = {
 
 /*
  * Calls in a real NMI, which this CPU sends itself (an NMI_LOCAL handler,
- * the way the kernel's nmi_selftest sends one):
- * what the fast paths serve without a lock is served; a refill, a bulk
- * call, a large object, a free to a span this CPU does not own and a large
- * free are reported and refused, the objects kept (freed again after). With
- * KASAN or kmemleak built in, a fast free is refused too (kmemleak takes a
- * lock); with a runtime hook on, every call.
+ * the way the kernel's nmi_selftest sends one): what the fast paths serve
+ * without a lock is served; a refill, a bulk call, a large object, a free to
+ * a span this CPU does not own and a large free are reported and refused,
+ * the objects kept (freed again after). With KASAN or kmemleak built in, a
+ * fast free is refused too (kmemleak takes a lock); with a runtime hook on,
+ * every call.
  */
 static void bad_nmi_context(struct kunit *test)
 {
