@@ -45,8 +45,9 @@ struct seq_file;
  * struct sa_span - a run of contiguous kernel pages (Go's mspan)
  *
  * Counting invariant of a small span, outside any owner's critical section:
- * alloc_count == bitmap_weight(alloc_bits, nelems), and an object is live iff
- * its bit is set in alloc_bits and clear in remote_free.
+ * alloc_count is the number of allocBits set among the first nelems objects,
+ * and an object is live iff its allocBit is set and its remote-free bit clear
+ * (both in sa_span::bits, see sa_bpos()).
  *
  * "Owner" below is the CPU whose per-CPU cache holds the span (@cached), inside
  * its critical section (struct sa_pcpu::busy set); a span that is not cached
@@ -77,23 +78,30 @@ struct sa_span {
 	 */
 	struct sa_pcpu *owner;
 	u32 npages;			/* pages in the span; heap lock */
+	u16 nelems_fast;		/* min(nelems, SA_REMOTE_BITS): the fast paths' */
 	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
 	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
 
-	/* Lines 2 and 3: the bitmaps. */
-	unsigned long remote_free[SA_BITMAP_LONGS]; /* set: freed remotely; atomic */
-	/* set: object allocated; owner, or the central lock when not cached */
-	unsigned long alloc_bits[SA_BITMAP_LONGS];
+	/*
+	 * Lines 2 and 3: allocBits (set: object allocated; the owner's, or
+	 * the central lock's when not cached) and the remote-free bits (set:
+	 * freed by a CPU that does not own the span; atomic), an object's two
+	 * bits in one line: see sa_bpos().
+	 */
+	unsigned long bits[2 * SA_BITMAP_LONGS];
 
 	/*
 	 * Line 4: allocation state, the owner's, or the central lock's when
 	 * not cached. alloc_cache (Go's allocCache) is the window: bit b set
-	 * if object freeindex + b is free and not taken yet.
+	 * if object freeindex + b is free and not taken yet. The window's
+	 * start is kept three ways, as each user wants it (sa_span_set_window()).
 	 */
 	unsigned long alloc_cache;
+	unsigned long winbase;		/* address of object freeindex */
 	u16 freeindex;			/* window's first index, a multiple of BITS_PER_LONG */
+	u16 winpos;			/* sa_bpos(freeindex) */
 	u16 alloc_count;		/* allocated objects, remote frees not folded */
-	u16 dirty_end;			/* objects at index >= this are still zero */
+	u16 dirty_pos;			/* objects at sa_bpos() >= this are still zero */
 	struct list_head list;		/* central partial/full list or heap free list */
 	struct list_head lru;		/* heap's free spans, newest first; heap lock */
 	/* set: allocated in hardirq, not reported to kmemleak; atomic */
@@ -103,11 +111,43 @@ struct sa_span {
 /*
  * Not ____cacheline_aligned, which would round the size up to 256 B: SLUB
  * keeps the free pointer of a SLAB_TYPESAFE_BY_RCU cache after the object,
- * and 256 + 8 B aligned to 64 would take 320 B. 240 + 8 B take 256.
+ * and 256 + 8 B aligned to 64 would take 320 B. 248 + 8 B take 256.
  */
 #define SA_SPAN_ALIGN		64
-static_assert(offsetof(struct sa_span, remote_free) == SA_SPAN_ALIGN);
+static_assert(offsetof(struct sa_span, bits) == SA_SPAN_ALIGN);
 static_assert(offsetof(struct sa_span, alloc_cache) % SA_SPAN_ALIGN == 0);
+
+/*
+ * The bitmaps' layout. Object idx's allocBit is bit sa_bpos(idx) of
+ * sa_span::bits (sa_abits()), its remote-free bit SA_REMOTE_BITS further
+ * (bit sa_bpos(idx) of sa_rbits()): objects 0-255 have their allocBits in
+ * the first half of line 2 and their remote bits in its second half, objects
+ * 256-511 (the 8 B class) the same in line 3. An allocation on the owner's
+ * CPU tests the remote bit and sets the allocBit; a free on another CPU
+ * tests the allocBit and sets the remote bit: in one line, only that line
+ * moves between the two CPUs, where two would with a bitmap in each line
+ * (scenario 4 of BENCHMARKS.md). For idx < SA_REMOTE_BITS, sa_bpos(idx) is
+ * idx: the fast paths handle only those objects (sa_span::nelems_fast), and
+ * so need no translation.
+ */
+#define SA_REMOTE_BITS		256
+#define SA_REMOTE_WORDS		(SA_REMOTE_BITS / BITS_PER_LONG)
+static_assert(SA_MAX_NELEMS == 2 * SA_REMOTE_BITS);
+
+/* The allocBit's position of object @idx; its remote bit's, in sa_rbits(). */
+static __always_inline unsigned int sa_bpos(unsigned int idx)
+{
+	return idx + (idx & SA_REMOTE_BITS);
+}
+
+/* The position in sa_abits() (or sa_rbits()) of the bitmaps' word @w. */
+static __always_inline unsigned int sa_bword(unsigned int w)
+{
+	return w + (w & SA_REMOTE_WORDS);
+}
+
+#define sa_abits(s)		((s)->bits)
+#define sa_rbits(s)		((s)->bits + SA_REMOTE_WORDS)
 
 /*
  * struct sa_central - spans of one pool on one NUMA node (Go's mcentral)
@@ -174,7 +214,7 @@ struct sa_pcpu {
 	 */
 	struct sa_span *retired[SA_RETIRED];
 	/*
-	 * Objects freed to spans this CPU does not own: remote_free bit set,
+	 * Objects freed to spans this CPU does not own: remote-free bit set,
 	 * span lists not updated yet; owner only. Kept as the complements of
 	 * their addresses: an object that the span's owner has already reused
 	 * may be leaked by its new user, and kmemleak must not take this copy
@@ -380,7 +420,7 @@ struct spanalloc_ptr_info {
 	int node;			/* NUMA node */
 	bool live;			/* the object is allocated */
 	unsigned int alloc_count;	/* small span: its count of allocated objects */
-	unsigned int alloc_weight;	/* small span: bits set in alloc_bits */
+	unsigned int alloc_weight;	/* small span: allocBits set */
 };
 
 /* Zone modifiers: spanalloc's memory has none, the full path reports them. */
@@ -490,7 +530,7 @@ void sa_pool_destroy(struct sa_pool *pool);
 struct sa_pcpu __percpu *sa_pcpu_alloc(void);
 struct sa_span *sa_central_get_span(struct sa_pool *pool, int node, gfp_t gfp);
 void sa_central_put_span(struct sa_pool *pool, struct sa_span *s);
-bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx);
+bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int pos);
 void sa_central_apply_frees(struct sa_pool *pool, const unsigned long *objs, unsigned int nr,
 			    struct list_head *empty);
 void sa_central_free_empty(struct list_head *empty);
@@ -599,16 +639,44 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 	return (u32)prod < s->div_mul && *idx < s->nelems;
 }
 
+/*
+ * sa_span_obj_start() for the fast paths: false also for an object at or
+ * past SA_REMOTE_BITS, whose bits need sa_bpos() (the full path's).
+ */
+static __always_inline bool sa_span_obj_start_fast(const struct sa_span *s, const void *p,
+						   unsigned int *idx)
+{
+	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
+
+	*idx = prod >> 32;
+	return (u32)prod < s->div_mul && *idx < s->nelems_fast;
+}
+
 /**
- * sa_span_obj_live() - is the object at @idx allocated?
+ * sa_span_obj_live() - is the object at @pos allocated?
  * @s: a small span
- * @idx: object index
+ * @pos: the object's bit position, sa_bpos() of its index
  *
  * Return: true if allocated and not freed (remotely or locally).
  */
-static __always_inline bool sa_span_obj_live(const struct sa_span *s, unsigned int idx)
+static __always_inline bool sa_span_obj_live(const struct sa_span *s, unsigned int pos)
 {
-	return test_bit(idx, s->alloc_bits) && !test_bit(idx, s->remote_free);
+	return test_bit(pos, sa_abits(s)) && !test_bit(pos, sa_rbits(s));
+}
+
+/* The number of allocBits set among @s's objects (sa_span::alloc_count's). */
+static inline unsigned int sa_span_alloc_weight(const struct sa_span *s)
+{
+	unsigned int w, n = 0, nw = BITS_TO_LONGS(s->nelems);
+
+	for (w = 0; w < nw; w++) {
+		unsigned long a = sa_abits(s)[sa_bword(w)];
+
+		if (w == nw - 1)
+			a &= BITMAP_LAST_WORD_MASK(s->nelems);
+		n += hweight_long(a);
+	}
+	return n;
 }
 
 /*
@@ -617,33 +685,51 @@ static __always_inline bool sa_span_obj_live(const struct sa_span *s, unsigned i
  */
 #define SA_FRESH	1UL
 
-/* Mark object @idx allocated. Return: true if it is still zero (fresh). */
-static __always_inline bool sa_span_mark_taken(struct sa_span *s, unsigned long idx)
+/*
+ * Mark the object at bit position @pos allocated. Return: true if it is
+ * still zero (fresh).
+ */
+static __always_inline bool sa_span_mark_taken(struct sa_span *s, unsigned long pos)
 {
-	__set_bit(idx, s->alloc_bits);
+	__set_bit(pos, sa_abits(s));
 	s->alloc_count++;
-	if (idx < s->dirty_end)
+	if (pos < s->dirty_pos)
 		return false;
-	s->dirty_end = idx + 1;
+	s->dirty_pos = pos + 1;
 	return true;
 }
 
 /**
- * sa_span_take() - mark object @idx allocated
+ * sa_span_set_window() - move the allocCache window to word @w
+ * @s: span owned by the caller
+ * @w: the bitmaps' word
+ * @cache: the window: bit b set if object @w * BITS_PER_LONG + b is free
+ */
+static __always_inline void sa_span_set_window(struct sa_span *s, unsigned int w,
+					       unsigned long cache)
+{
+	s->alloc_cache = cache;
+	s->freeindex = w * BITS_PER_LONG;
+	s->winpos = sa_bpos(s->freeindex);
+	s->winbase = s->base + (unsigned long)s->freeindex * s->elemsize;
+}
+
+/**
+ * sa_span_take_bit() - mark the object at bit @b of the window allocated
  * @s: the span
- * @idx: a free object's index
+ * @b: a free object's bit in the window (it need not be set there)
  *
  * Return: the object's address, with SA_FRESH if still zero.
  */
-static __always_inline unsigned long sa_span_take(struct sa_span *s, unsigned int idx)
+static __always_inline unsigned long sa_span_take_bit(struct sa_span *s, unsigned long b)
 {
-	unsigned long obj = s->base + (unsigned long)idx * s->elemsize;
+	unsigned long obj = s->winbase + b * s->elemsize;
 
-	return sa_span_mark_taken(s, idx) ? obj | SA_FRESH : obj;
+	return sa_span_mark_taken(s, s->winpos + b) ? obj | SA_FRESH : obj;
 }
 
 /*
- * The window's objects are free, but one may carry a remote_free bit: a
+ * The window's objects are free, but one may carry a remote-free bit: a
  * caller's double free on another CPU that raced with the owner's free (it
  * saw the object still allocated). Such a stray bit frees nothing: the
  * object is left out of the window, and the fold drops the bit
@@ -652,14 +738,14 @@ static __always_inline unsigned long sa_span_take(struct sa_span *s, unsigned in
 
 /*
  * The first object of @s's window, which is not empty: its bit in the
- * window, returned, and its index, in @idx.
+ * window, returned, and its bit position (sa_bpos()), in @pos.
  */
 static __always_inline unsigned long sa_span_window_first(const struct sa_span *s,
-							  unsigned long *idx)
+							  unsigned long *pos)
 {
 	unsigned long b = __ffs(s->alloc_cache);
 
-	*idx = s->freeindex + b;
+	*pos = s->winpos + b;
 	return b;
 }
 
@@ -667,18 +753,18 @@ static __always_inline unsigned long sa_span_window_first(const struct sa_span *
  * sa_span_take_window() - take the first object of a span's window
  * @s: span owned by the caller, whose window (alloc_cache) is not empty
  * @b: its first object's bit in the window, from sa_span_window_first()
- * @idx: that object's index, which has no stray bit
+ * @pos: that object's bit position, which has no stray bit
  * @obj: receives the object
  *
  * Context: owner of @s (per-CPU critical section).
  * Return: true if the object is still zero (fresh).
  */
 static __always_inline bool sa_span_take_window(struct sa_span *s, unsigned long b,
-						unsigned long idx, void **obj)
+						unsigned long pos, void **obj)
 {
 	__clear_bit(b, &s->alloc_cache);
-	*obj = (void *)(s->base + idx * s->elemsize);
-	return sa_span_mark_taken(s, idx);
+	*obj = (void *)(s->winbase + b * s->elemsize);
+	return sa_span_mark_taken(s, pos);
 }
 
 /**
@@ -692,22 +778,23 @@ static __always_inline bool sa_span_take_window(struct sa_span *s, unsigned long
 static __always_inline unsigned long sa_span_next_free(struct sa_span *s)
 {
 	while (s->alloc_cache) {
-		unsigned long idx, b = sa_span_window_first(s, &idx);
+		unsigned long pos, b = sa_span_window_first(s, &pos);
 
 		__clear_bit(b, &s->alloc_cache);
-		if (likely(!test_bit(idx, s->remote_free)))
-			return sa_span_take(s, idx);
+		if (likely(!test_bit(pos, sa_rbits(s))))
+			return sa_span_take_bit(s, b);
 	}
 	return sa_span_next_free_slow(s);
 }
 
 /*
- * Object @idx of @s, just freed by its owner, goes back into the window if
- * it lies there: the next allocation reuses it (hot in the cache).
+ * The object at bit position @pos of @s, just freed by its owner, goes back
+ * into the window if it lies there: the next allocation reuses it (hot in
+ * the cache).
  */
-static __always_inline void sa_span_window_return(struct sa_span *s, unsigned int idx)
+static __always_inline void sa_span_window_return(struct sa_span *s, unsigned int pos)
 {
-	unsigned int b = idx - s->freeindex;
+	unsigned int b = pos - s->winpos;
 
 	/* likely: a free of a recent allocation, as in a hot pair. */
 	if (likely(b < BITS_PER_LONG))
@@ -715,19 +802,19 @@ static __always_inline void sa_span_window_return(struct sa_span *s, unsigned in
 }
 
 /**
- * sa_span_free_local() - the owner frees object @idx of its span
+ * sa_span_free_local() - the owner frees the object at bit position @pos
  * @s: a span the caller owns (its current or a retired one)
- * @idx: the object's index
+ * @pos: the object's bit position, sa_bpos() of its index
  *
  * Return: false if the object was freed already, locally or remotely (a
  * double free, which the caller reports); nothing is changed then.
  */
-static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int idx)
+static __always_inline bool sa_span_free_local(struct sa_span *s, unsigned int pos)
 {
-	if (unlikely(test_bit(idx, s->remote_free) || !__test_and_clear_bit(idx, s->alloc_bits)))
+	if (unlikely(test_bit(pos, sa_rbits(s)) || !__test_and_clear_bit(pos, sa_abits(s))))
 		return false;
 	s->alloc_count--;
-	sa_span_window_return(s, idx);
+	sa_span_window_return(s, pos);
 	return true;
 }
 

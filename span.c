@@ -71,13 +71,13 @@
  * 2. If this CPU owns the span (its current span or a retired one): clear
  *    the allocBit, and put the object back into the window if it lies in
  *    the window's word (the next allocation reuses it); done.
- * 3. Else set the object's bit in remote_free (an atomic test-and-set, which
+ * 3. Else set the object's remote-free bit (an atomic test-and-set, which
  *    also catches a double free) and put the object in this CPU's batch of
  *    the pool (sa_pcpu::frees), without a lock.
  * 4. A full batch is applied under the central lock, one lock per run of
  *    spans of a node (sa_central_apply_frees()): a span another CPU owns is
- *    left to its owner, which folds remote_free into allocBits when its
- *    window runs out or it gives the span back; in a span no CPU owns the
+ *    left to its owner, which folds the remote-free bits into allocBits when
+ *    its window runs out or it gives the span back; in a span no CPU owns the
  *    object's two bits are cleared, and the span moves from full to
  *    partial. An interrupt that finds this CPU's cache busy, or a full
  *    batch, takes the central lock for its one object (sa_central_free()).
@@ -125,24 +125,25 @@
 
 const struct sa_span sa_no_span;
 
-/* Go's sweep for explicit frees: fold remote frees into alloc_bits. */
+/* Go's sweep for explicit frees: fold remote frees into allocBits. */
 static void sa_span_fold_remote(struct sa_span *s)
 {
 	unsigned int i;
 
 	for (i = 0; i < BITS_TO_LONGS(s->nelems); i++) {
+		unsigned int pw = sa_bword(i);
 		unsigned long w;
 
-		if (!READ_ONCE(s->remote_free[i]))
+		if (!READ_ONCE(sa_rbits(s)[pw]))
 			continue;
-		w = xchg(&s->remote_free[i], 0);
+		w = xchg(&sa_rbits(s)[pw], 0);
 		/*
 		 * A bit on a free object is a caller's double free that raced
 		 * with the object's first free (see sa_central_free()): it frees
 		 * nothing, and must not count.
 		 */
-		w &= s->alloc_bits[i];
-		s->alloc_bits[i] &= ~w;
+		w &= sa_abits(s)[pw];
+		sa_abits(s)[pw] &= ~w;
 		s->alloc_count -= hweight_long(w);
 	}
 }
@@ -162,15 +163,15 @@ unsigned long sa_span_next_free_slow(struct sa_span *s)
 	/* Words after the window's, then all of them after the fold. */
 	for (w = BIT_WORD(s->freeindex) + 1;; w = 0) {
 		for (; w < nw; w++) {
+			unsigned int pw = sa_bword(w);
 			/* Free, without a stray remote bit; none past nelems. */
-			unsigned long m = ~(s->alloc_bits[w] | READ_ONCE(s->remote_free[w]));
+			unsigned long m = ~(sa_abits(s)[pw] | READ_ONCE(sa_rbits(s)[pw]));
 
 			if (m) {
 				unsigned long b = __ffs(m);
 
-				s->freeindex = w * BITS_PER_LONG;
-				s->alloc_cache = m & ~BIT(b);
-				return sa_span_take(s, s->freeindex + b);
+				sa_span_set_window(s, w, m & ~BIT(b));
+				return sa_span_take_bit(s, b);
 			}
 		}
 		if (folded)
@@ -185,17 +186,15 @@ unsigned long sa_span_next_free_slow(struct sa_span *s)
 	 * fold (the next fold drops them): the window is the last word, and
 	 * the next search folds.
 	 */
-	WARN_ON_ONCE(s->alloc_count < s->nelems && bitmap_full(s->alloc_bits, s->nelems));
-	s->freeindex = (nw - 1) * BITS_PER_LONG;
-	s->alloc_cache = 0;
+	WARN_ON_ONCE(s->alloc_count < s->nelems && sa_span_alloc_weight(s) == s->nelems);
+	sa_span_set_window(s, nw - 1, 0);
 	return 0;
 }
 
 /* Prepare the allocCache of a span a CPU is about to own. */
 static void sa_span_start_window(struct sa_span *s)
 {
-	s->freeindex = 0;
-	s->alloc_cache = ~(s->alloc_bits[0] | READ_ONCE(s->remote_free[0]));
+	sa_span_set_window(s, 0, ~(sa_abits(s)[0] | READ_ONCE(sa_rbits(s)[0])));
 }
 
 /**
@@ -216,7 +215,7 @@ unsigned long sa_span_adopt(struct sa_span *s)
 
 	/* Remote frees counted only as far as needed (none, most often). */
 	for (i = 0; free < want && i < BITS_TO_LONGS(s->nelems); i++) {
-		unsigned long w = READ_ONCE(s->remote_free[i]);
+		unsigned long w = READ_ONCE(sa_rbits(s)[sa_bword(i)]);
 
 		if (w)
 			free += hweight_long(w);
@@ -238,21 +237,22 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	s->elemsize = cls->size;
 	s->div_mul = cls->div_mul;
 	s->nelems = cls->nelems;
+	s->nelems_fast = min_t(unsigned int, s->nelems, SA_REMOTE_BITS);
 	s->alloc_count = 0;
-	bitmap_zero(s->alloc_bits, SA_MAX_NELEMS);
-	bitmap_zero(s->remote_free, SA_MAX_NELEMS);
+	bitmap_zero(s->bits, 2 * SA_MAX_NELEMS);
 	if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
 		bitmap_zero(s->kmemleak_untracked, SA_MAX_NELEMS);
 	/* Slots past nelems in the last word look allocated forever. */
-	bitmap_set(s->alloc_bits, s->nelems,
-		   BITS_TO_LONGS(s->nelems) * BITS_PER_LONG - s->nelems);
+	if (s->nelems % BITS_PER_LONG)
+		sa_abits(s)[sa_bword(BIT_WORD(s->nelems))] = BITMAP_FIRST_WORD_MASK(s->nelems);
 	sa_span_start_window(s);
-	s->dirty_end = s->needzero ? s->nelems : 0;
+	/* Every position past the last object's counts as zero too. */
+	s->dirty_pos = s->needzero ? sa_bpos(s->nelems - 1) + 1 : 0;
 	sa_kasan_unpoison((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	if (pool->ctor) {
 		for (i = 0; i < s->nelems; i++)
 			pool->ctor((void *)(s->base + (unsigned long)i * s->elemsize));
-		s->dirty_end = s->nelems;
+		s->dirty_pos = sa_bpos(s->nelems - 1) + 1;
 	}
 	s->quarantined = false;
 	if (static_branch_unlikely(&sa_debug_active) && pool->debug)
@@ -377,13 +377,13 @@ void sa_central_put_span(struct sa_pool *pool, struct sa_span *s)
  * sa_central_free() - free an object of a span this CPU does not own
  * @pool: the span's pool
  * @s: the span
- * @idx: the object's index
+ * @pos: the object's bit position, sa_bpos() of its index
  *
  * Context: any context but NMI.
  * Return: true, or false if the object was not live (a double free, which
  * the caller reports).
  */
-bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
+bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int pos)
 {
 	struct sa_central *c = pool->central[s->node];
 	unsigned long flags;
@@ -392,13 +392,13 @@ bool sa_central_free(struct sa_pool *pool, struct sa_span *s, unsigned int idx)
 	raw_spin_lock_irqsave(&c->lock, flags);
 	if (s->cached) {
 		/* The owner folds it in; the object is not reused before. */
-		if (!test_bit(idx, s->alloc_bits) || test_and_set_bit(idx, s->remote_free))
+		if (!test_bit(pos, sa_abits(s)) || test_and_set_bit(pos, sa_rbits(s)))
 			goto double_free;
 	} else {
 		bool was_full = s->alloc_count >= s->nelems;
 
 		/* A free still in some CPU's batch counts as freed. */
-		if (test_bit(idx, s->remote_free) || !__test_and_clear_bit(idx, s->alloc_bits))
+		if (test_bit(pos, sa_rbits(s)) || !__test_and_clear_bit(pos, sa_abits(s)))
 			goto double_free;
 		s->alloc_count--;
 		empty = sa_central_update(c, s, was_full);
@@ -443,8 +443,8 @@ static unsigned int sa_central_apply_run(struct sa_pool *pool, struct sa_span *s
 		 * object (a racing double free) frees nothing.
 		 */
 		if (!s->cached && sa_span_obj_start(s, (void *)a, &idx) &&
-		    test_and_clear_bit(idx, s->remote_free) &&
-		    __test_and_clear_bit(idx, s->alloc_bits)) {
+		    test_and_clear_bit(sa_bpos(idx), sa_rbits(s)) &&
+		    __test_and_clear_bit(sa_bpos(idx), sa_abits(s))) {
 			bool was_full = s->alloc_count >= s->nelems;
 
 			s->alloc_count--;
@@ -475,14 +475,14 @@ out:
  * sa_central_apply_frees() - fold a CPU's batch of frees into their spans
  * @pool: the pool the objects were freed to
  * @objs: objects freed to spans the CPU did not own, as the complements of
- *        their addresses (sa_pcpu::frees); their remote_free bits were set
+ *        their addresses (sa_pcpu::frees); their remote-free bits were set
  *        when they were freed
  * @nr: how many
  * @empty: receives the spans left empty, for sa_central_free_empty()
  *
  * A span that a CPU owns is left to its owner, which folds remote frees in
  * (sa_span_next_free_slow(), sa_central_put_span()). In any other span the
- * object's remote_free bit is cleared with its allocBit, and the span moves
+ * object's remote-free bit is cleared with its allocBit, and the span moves
  * to the list it now belongs on. Spans are found again by lookup, never by
  * a kept pointer: meanwhile the span may have been folded (given back by its
  * owner), emptied and reused, so a span whose bit for the object is no

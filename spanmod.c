@@ -618,7 +618,7 @@ static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp,
 						size_t req, unsigned long caller,
 						const bool named, const bool might)
 {
-	unsigned long b, idx;
+	unsigned long b, pos;
 	struct sa_pcpu *c;
 	struct sa_span *s;
 	void *obj;
@@ -630,12 +630,12 @@ static __always_inline void *sa_pool_alloc_fast(struct sa_pool *pool, gfp_t gfp,
 	s = c->span;
 	if (unlikely(!s->alloc_cache || (node != NUMA_NO_NODE && node != s->node)))
 		goto miss_exit;
-	b = sa_span_window_first(s, &idx);
+	b = sa_span_window_first(s, &pos);
 	/* A stray remote bit (see sa_span_window_first()): the full path. */
-	if (unlikely(test_bit(idx, s->remote_free)))
+	if (unlikely(test_bit(pos, sa_rbits(s))))
 		goto miss_exit;
 	c->sect_stat[SA_ALLOC]++;
-	if (likely(!sa_span_take_window(s, b, idx, &obj))) {
+	if (likely(!sa_span_take_window(s, b, pos, &obj))) {
 		sa_pcpu_exit(c);
 		put_cpu_ptr(pool->pcpu);
 		sa_kasan_unpoison(obj, pool->cls->size);
@@ -680,9 +680,9 @@ static __always_inline bool sa_free_hooked(struct sa_pool *pool)
 
 /* A free that this CPU's cache cannot take: the central list's, locked. */
 static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *s,
-					  void *obj, unsigned int idx, unsigned long caller)
+					  void *obj, unsigned int pos, unsigned long caller)
 {
-	if (unlikely(!sa_central_free(pool, s, idx))) {
+	if (unlikely(!sa_central_free(pool, s, pos))) {
 		sa_report("double free", obj, caller);
 		return;
 	}
@@ -691,7 +691,7 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
 
 /*
  * Free an object of a span this CPU does not own (another CPU's, or no
- * CPU's): mark it freed in remote_free now, without a lock (which catches a
+ * CPU's): set its remote-free bit now, without a lock (which catches a
  * double free at once), and leave the span's lists to this CPU's batch. An
  * interrupted critical section, or a full batch, takes the central lock.
  *
@@ -702,7 +702,7 @@ static noinline void sa_pool_free_central(struct sa_pool *pool, struct sa_span *
  * may take PREEMPT_RT's sleeping locks through the slab allocator.
  */
 static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct sa_span *s,
-					unsigned int idx, unsigned long caller)
+					unsigned int pos, unsigned long caller)
 {
 	struct sa_pcpu *c;
 	bool flush;
@@ -719,8 +719,8 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct 
 		sa_pcpu_exit(c);
 		goto central;
 	}
-	if (unlikely(!test_bit(idx, s->alloc_bits) ||
-		     test_and_set_bit(idx, s->remote_free))) {
+	if (unlikely(!test_bit(pos, sa_abits(s)) ||
+		     test_and_set_bit(pos, sa_rbits(s)))) {
 		sa_pcpu_exit(c);
 		preempt_enable();
 		sa_report("double free", obj, caller);
@@ -737,7 +737,7 @@ static noinline void sa_pool_free_other(struct sa_pool *pool, void *obj, struct 
 central:
 	rcu_read_lock();
 	preempt_enable();
-	sa_pool_free_central(pool, s, obj, idx, caller);
+	sa_pool_free_central(pool, s, obj, pos, caller);
 	rcu_read_unlock();
 }
 
@@ -745,15 +745,16 @@ central:
  * sa_pool_free_other() for spanalloc_free(), whose fast path keeps the object
  * in the register it came in: the arguments in the order it has them.
  */
-static noinline void sa_free_other_obj(void *obj, struct sa_span *s, unsigned int idx,
+static noinline void sa_free_other_obj(void *obj, struct sa_span *s, unsigned int pos,
 				       unsigned long caller, struct sa_pool *pool)
 {
-	sa_pool_free_other(pool, obj, s, idx, caller);
+	sa_pool_free_other(pool, obj, s, pos, caller);
 }
 
 /*
- * Free a live-looking object of a small span. @full: the runtime hooks may be
- * on (the full path); the fast path passes false and has checked they are off.
+ * Free a live-looking object of a small span, @idx. @full: the runtime hooks
+ * may be on (the full path); the fast path passes false and has checked they
+ * are off, and that @idx is below SA_REMOTE_BITS (sa_span_obj_start_fast()).
  * @caller: as for sa_caller(). @by_obj: spanalloc_free()'s fast path (see
  * sa_free_other_obj()).
  *
@@ -766,6 +767,8 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 					 void *obj, unsigned int idx, unsigned long caller,
 					 const bool full, const bool by_obj)
 {
+	/* The fast path's objects have their bits at their index. */
+	unsigned int pos = full ? sa_bpos(idx) : idx;
 	struct sa_pcpu *c;
 
 	if (sa_free_hooks_built() || (full && sa_free_hooked(pool))) {
@@ -777,7 +780,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 			return;
 		}
 		/* The hooks touch the object: it must be live before they run. */
-		if (unlikely(!sa_span_obj_live(s, idx))) {
+		if (unlikely(!sa_span_obj_live(s, pos))) {
 			/* Reported with preemption on, as the other refusals. */
 			if (!full)
 				preempt_enable();
@@ -810,7 +813,7 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 		goto other;
 	}
 	/* Freed once already, locally or remotely: a double free. */
-	if (unlikely(!sa_span_free_local(s, idx))) {
+	if (unlikely(!sa_span_free_local(s, pos))) {
 		sa_pcpu_exit(c);
 		preempt_enable();
 		sa_report("double free", obj, sa_caller(caller));
@@ -823,9 +826,9 @@ static __always_inline void sa_pool_free(struct sa_pool *pool, struct sa_span *s
 other:
 	/* Preemption goes back on there. */
 	if (by_obj)
-		sa_free_other_obj(obj, s, idx, sa_caller(caller), pool);
+		sa_free_other_obj(obj, s, pos, sa_caller(caller), pool);
 	else
-		sa_pool_free_other(pool, obj, s, idx, sa_caller(caller));
+		sa_pool_free_other(pool, obj, s, pos, sa_caller(caller));
 }
 
 /* A free of a pointer into a span that is free (or becoming free). */
@@ -1135,7 +1138,7 @@ static __always_inline void sa_free(const void *p, struct spanalloc_cache *cache
 	/* Compared once: a racy plain read (the full path reads it again). */
 	if (unlikely(!s || data_race(s->state) != SA_SPAN_SMALL))
 		goto full;
-	if (unlikely(!sa_span_obj_start(s, p, &idx)))
+	if (unlikely(!sa_span_obj_start_fast(s, p, &idx)))
 		goto full;
 	/*
 	 * A small span has a pool: this also refuses a NULL cache. Read once:
@@ -1194,7 +1197,7 @@ static size_t sa_usable_size(const void *p, unsigned long caller)
 		return s->elemsize;
 	}
 	pool = READ_ONCE(s->pool);
-	if (!pool || !sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, idx)) {
+	if (!pool || !sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, sa_bpos(idx))) {
 		sa_report("usable_size of a pointer that is not a live object", p, caller);
 		return 0;
 	}
@@ -1290,20 +1293,20 @@ static bool sa_bulk_args_ok(size_t nr, void **p, unsigned long caller)
 static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, size_t i,
 						size_t nr)
 {
-	unsigned long base = s->base, esz = s->elemsize, dirty = s->dirty_end;
+	unsigned long esz = s->elemsize, dirty = s->dirty_pos;
 	size_t start = i;
 
 	while (i < nr) {
-		unsigned long fi = s->freeindex, cache = s->alloc_cache, got;
+		unsigned long wp = s->winpos, wb = s->winbase, cache = s->alloc_cache, got;
 
-		cache &= ~READ_ONCE(s->remote_free[fi / BITS_PER_LONG]);
+		cache &= ~READ_ONCE(sa_rbits(s)[wp / BITS_PER_LONG]);
 		while (cache) {
-			unsigned long idx = fi + __ffs(cache);
+			unsigned long b = __ffs(cache), pos = wp + b;
 
-			__set_bit(idx, s->alloc_bits);
-			got = base + idx * esz;
-			if (idx >= dirty) {
-				dirty = idx + 1;
+			__set_bit(pos, sa_abits(s));
+			got = wb + b * esz;
+			if (pos >= dirty) {
+				dirty = pos + 1;
 				got |= SA_FRESH;
 			}
 			p[i] = (void *)got;
@@ -1319,16 +1322,16 @@ static __always_inline size_t sa_span_take_bulk(struct sa_span *s, void **p, siz
 			break;
 		/* The window is empty: the next, through the span's bitmap. */
 		s->alloc_count += i - start;
-		s->dirty_end = dirty;
+		s->dirty_pos = dirty;
 		got = sa_span_next_free(s);
 		if (!got)
 			return i;
 		p[i++] = (void *)got;
-		dirty = s->dirty_end;
+		dirty = s->dirty_pos;
 		start = i;
 	}
 	s->alloc_count += i - start;
-	s->dirty_end = dirty;
+	s->dirty_pos = dirty;
 	return i;
 }
 
@@ -1491,8 +1494,9 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 		 * been freed and reused for another span of the pool.
 		 */
 		base = s->base;
-		end = (unsigned long)s->nelems * s->elemsize;
-		fi = s->freeindex;
+		/* Objects past nelems_fast need sa_bpos(): sa_free()'s full path. */
+		end = (unsigned long)s->nelems_fast * s->elemsize;
+		fi = s->winpos;
 		for (start = i; i < nr; i++) {
 			void *obj = p[i];
 			unsigned long off = (unsigned long)obj - base;
@@ -1507,8 +1511,8 @@ static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **
 			if (unlikely(!sa_obj_exact(off, div_mul, &idx)))
 				break;
 			/* Not live (freed remotely, or not allocated): sa_free() reports it. */
-			if (unlikely(test_bit(idx, s->remote_free) ||
-				     !__test_and_clear_bit(idx, s->alloc_bits)))
+			if (unlikely(test_bit(idx, sa_rbits(s)) ||
+				     !__test_and_clear_bit(idx, sa_abits(s))))
 				break;
 			if (sa_free_hooks_built()) {
 				sa_kmemleak_free(s, idx, obj);
@@ -2116,9 +2120,9 @@ int spanalloc_debug_lookup(const void *p, struct spanalloc_ptr_info *info)
 		info->size = s->elemsize;
 		info->nelems = s->nelems;
 		info->class_idx = pool->class_idx;
-		info->live = idx < s->nelems && sa_span_obj_live(s, idx);
+		info->live = idx < s->nelems && sa_span_obj_live(s, sa_bpos(idx));
 		info->alloc_count = READ_ONCE(s->alloc_count);
-		info->alloc_weight = bitmap_weight(s->alloc_bits, s->nelems);
+		info->alloc_weight = sa_span_alloc_weight(s);
 	} else if (info->state == SA_SPAN_LARGE || info->state == SA_SPAN_HUGE) {
 		info->size = s->elemsize;
 		info->live = true;
@@ -2134,7 +2138,7 @@ EXPORT_SYMBOL_NS_GPL(spanalloc_debug_lookup, SPANALLOC_INTERNAL);
  *
  * A caller's second free of an object, on another CPU, racing with the
  * owner's first: it sees the object still allocated, and sets its
- * remote_free bit after the owner cleared its allocBit. Tests set that bit
+ * remote-free bit after the owner cleared its allocBit. Tests set that bit
  * here, as the race would.
  */
 void spanalloc_debug_stray_remote_bit(const void *p)
@@ -2146,7 +2150,7 @@ void spanalloc_debug_stray_remote_bit(const void *p)
 	rcu_read_lock();
 	s = sa_lookup(p);
 	if (!WARN_ON_ONCE(!s || s->state != SA_SPAN_SMALL || !sa_span_obj_start(s, p, &idx)))
-		set_bit(idx, s->remote_free);
+		set_bit(sa_bpos(idx), sa_rbits(s));
 	rcu_read_unlock();
 }
 EXPORT_SYMBOL_NS_GPL(spanalloc_debug_stray_remote_bit, SPANALLOC_INTERNAL);

@@ -2456,6 +2456,77 @@ static void bad_double_free_stray_remote_bit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
+/*
+ * Objects 256-511 of a span (the 8 B class's only) have their bits in the
+ * bitmaps' second line, at sa_bpos() of their index, and go through the full
+ * paths: each way of freeing one (local, remote, twice, in bulk), a stray
+ * remote bit on one and the fold must find the right bits. A span of 512
+ * objects of this CPU's, taken in index order.
+ */
+static void high_objects_bits(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_high", 8, 0, 0, NULL);
+	struct spanalloc_ptr_info info;
+	unsigned int i, n = SA_MAX_NELEMS;
+	void **p, *q[2];
+	int other;
+
+	sa_test_plain_slots(test);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs two online CPUs");
+	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	cpus_read_lock();
+	migrate_disable();
+	other = cpumask_any_but(cpu_online_mask, smp_processor_id());
+	for (i = 0; i < n; i++) {
+		p[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
+		if (!p[i] || p[i] != p[0] + 8 * i)
+			break;
+	}
+	KUNIT_EXPECT_EQ_MSG(test, i, n, "not one span in index order");
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[0], &info), 0);
+	KUNIT_EXPECT_EQ(test, info.nelems, n);
+	if (i < n || info.nelems != n)
+		goto out;
+
+	/* Local: freed once, then refused. */
+	spanalloc_cache_free(c, p[300]);
+	spanalloc_cache_free(c, p[300]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
+	/* Remote (the span is this CPU's): freed once, then refused. */
+	work_on_cpu(other, sa_free_twice_on_cpu, p[400]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
+	for (i = 255; i < n; i++) {
+		KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p[i], &info), 0);
+		KUNIT_EXPECT_EQ_MSG(test, info.live, i != 300 && i != 400, "object %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p[511]), (size_t)8);
+	/* A racing double free's stray bit on the free object 300. */
+	spanalloc_debug_stray_remote_bit(p[300]);
+	/* The owner folds: object 400 is free again, 300 too, each once. */
+	q[0] = spanalloc_cache_alloc(c, GFP_KERNEL);
+	q[1] = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, q[0], p[300]);
+	KUNIT_EXPECT_PTR_EQ(test, q[1], p[400]);
+	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p[0], &info), 0);
+	KUNIT_EXPECT_EQ(test, info.alloc_count, n);
+	KUNIT_EXPECT_EQ(test, info.alloc_weight, n);
+	/* In bulk, and one of them twice. */
+	spanalloc_cache_free_bulk(c, n, p);
+	spanalloc_cache_free(c, p[511]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+	for (i = 0; i < n; i++)
+		if (!spanalloc_debug_lookup(p[i], &info))
+			KUNIT_EXPECT_FALSE_MSG(test, info.live, "object %u", i);
+out:
+	migrate_enable();
+	cpus_read_unlock();
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+}
+
 static void fault_refill_sweep(struct kunit *test)
 {
 	unsigned long a0, f0, a1, f1;
@@ -2489,6 +2560,7 @@ static struct kunit_case spanalloc_robust_cases[] = {
 	KUNIT_CASE(bad_double_free_large_race),
 	KUNIT_CASE(bad_double_free_in_bulk),
 	KUNIT_CASE(bad_double_free_stray_remote_bit),
+	KUNIT_CASE(high_objects_bits),
 	KUNIT_CASE(bad_free_foreign_pointers),
 	KUNIT_CASE(bad_free_span_tail),
 	KUNIT_CASE(remote_frees_batched),
