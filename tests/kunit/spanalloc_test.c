@@ -2416,7 +2416,7 @@ static void fault_refill_ten_percent(struct kunit *test)
 
 /*
  * A double free racing with the owner's own free of an object can leave the
- * object's remote_free bit set while it is free (it cannot be told from a
+ * object's remote-free bit set while it is free (it cannot be told from a
  * free that lost the race: both are reported or taken). When the owner
  * folds the remote frees in, that bit must not count as a free: the span's
  * count of objects would fall one below its bitmap, and the span would be
