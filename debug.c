@@ -6,13 +6,20 @@
  * SA_DBG_META bytes of metadata:
  *
  *   | object: pool->usable bytes | red zone: 8 | alloc site: 8 | free site: 8 |
+ *   | size requested: 4 | unused: 4 |
  *
  * A free object is filled with SA_POISON_FREE and ends with SA_POISON_END; the
- * red zone always holds SA_RED. Check points: an allocation checks the poison
- * of the object it hands out (a write after free), a free checks the red zone
- * (a write past the end). A failed check is reported once, with a hexdump and
- * the object's call sites; the object is not handed out again and its span is
- * quarantined: taken out of every cache and list, never reused.
+ * red zone always holds SA_RED, and so do an allocated object's bytes past the
+ * size requested (as slab_debug's kmalloc red zone: the size API's request,
+ * or a named cache's object size, short of the slot's usable bytes), until
+ * spanalloc_usable_size() gives them to the caller. Check points: an
+ * allocation checks the poison of the object it hands out (a write after
+ * free), a free checks the red zones (a write past the end, or past the size
+ * requested). A failed check is reported once, with a hexdump and the
+ * object's call sites. A write past the end, or after free, may have hit the
+ * metadata or a neighbour: the object is not handed out again and its span
+ * is quarantined, taken out of every cache and list, never reused. A write
+ * past the size requested stayed inside the slot: the object is freed.
  *
  * With generic KASAN the checks run on unpoisoned memory, which is poisoned
  * again afterwards, so KASAN keeps seeing the object as before.
@@ -39,6 +46,8 @@ struct sa_dbg_meta {
 	u8 red[8];			/* SA_RED while the slot is sane */
 	unsigned long alloc_ip;		/* who allocated it last */
 	unsigned long free_ip;		/* who freed it last */
+	u32 req;			/* allocated: bytes the caller may use */
+	u32 unused;
 };
 
 static_assert(sizeof(struct sa_dbg_meta) == SA_DBG_META);
@@ -92,8 +101,8 @@ void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj
 	atomic_long_inc(&sa_errors);
 	if (sa_counted_report() || !__ratelimit(&rs))
 		return;
-	pr_err("spanalloc: %s: object %p (%u bytes), found by %pS\n", problem, obj,
-	       pool->usable, (void *)caller);
+	pr_err("spanalloc: %s: object %p (%u bytes, %u requested), found by %pS\n", problem,
+	       obj, pool->usable, m->req, (void *)caller);
 	pr_err("spanalloc: last allocated at %pS, last freed at %pS\n",
 	       (void *)m->alloc_ip, (void *)m->free_ip);
 	print_hex_dump(KERN_ERR, "spanalloc: ", DUMP_PREFIX_OFFSET, 16, 1, obj,
@@ -118,6 +127,8 @@ void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s)
 		memset(m->red, SA_RED, sizeof(m->red));
 		m->alloc_ip = 0;
 		m->free_ip = 0;
+		m->req = pool->usable;
+		m->unused = 0;
 	}
 }
 
@@ -198,23 +209,44 @@ bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller)
 }
 
 /**
+ * sa_debug_set_size() - the caller's share of an object just handed out
+ * @pool: a debug pool
+ * @obj: the object, its slot unpoisoned for KASAN
+ * @req: the bytes the caller may use: requested (at most pool->usable), or
+ *       all of them once spanalloc_usable_size() told the caller so
+ *
+ * The bytes past @req hold SA_RED, which the free checks.
+ */
+void sa_debug_set_size(struct sa_pool *pool, void *obj, size_t req)
+{
+	struct sa_dbg_meta *m = sa_meta(pool, obj);
+
+	if (WARN_ON_ONCE(req > pool->usable))
+		req = pool->usable;
+	memset(obj + req, SA_RED, pool->usable - req);
+	m->req = req;
+}
+
+/**
  * sa_debug_free() - check point of an object being freed
  * @pool: a debug pool
  * @s: its span
  * @obj: the object, its slot unpoisoned for KASAN
  * @caller: the freeing call
  *
- * A red zone written over is reported and the span quarantined; the object
- * is poisoned and freed either way.
+ * A red zone written over is reported, and past the end, the span
+ * quarantined; the object is poisoned and freed either way.
  */
 void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller)
 {
 	struct sa_dbg_meta *m = sa_meta(pool, obj);
 
-	if (unlikely(!sa_red_ok(m))) {
+	if (unlikely(!sa_red_ok(m) || m->req > pool->usable)) {
 		sa_report_object("object written past its end", pool, obj, caller);
 		memset(m->red, SA_RED, sizeof(m->red));
 		WRITE_ONCE(s->quarantined, true);
+	} else if (unlikely(memchr_inv(obj + m->req, SA_RED, pool->usable - m->req))) {
+		sa_report_object("object written past the size requested", pool, obj, caller);
 	}
 	if (!pool->ctor)
 		sa_poison(pool, obj);

@@ -78,7 +78,7 @@ struct sa_span {
 	 */
 	struct sa_pcpu *owner;
 	u32 npages;			/* pages in the span; heap lock */
-	u16 nelems_fast;		/* min(nelems, SA_REMOTE_BITS): the fast paths' */
+	u16 nelems_fast;		/* objects the fast frees take: min(nelems, 256) */
 	struct sa_chunk *chunk;		/* chunk the pages belong to, NULL if huge */
 	unsigned long idle_since;	/* jiffies when freed to the heap; heap lock */
 
@@ -130,6 +130,7 @@ static_assert(offsetof(struct sa_span, alloc_cache) % SA_SPAN_ALIGN == 0);
  * idx: the fast paths handle only those objects (sa_span::nelems_fast), and
  * so need no translation.
  */
+/* The remote bits' offset from the allocBits: also the objects of a half-line. */
 #define SA_REMOTE_BITS		256
 #define SA_REMOTE_WORDS		(SA_REMOTE_BITS / BITS_PER_LONG)
 static_assert(SA_MAX_NELEMS == 2 * SA_REMOTE_BITS);
@@ -551,7 +552,7 @@ void sa_trim_idle(void);
 struct sa_pool *sa_pool_next(struct sa_pool *pool);
 
 /* debug.c: debug mode, in the spirit of slab_debug=FZP */
-#define SA_DBG_META	24	/* red zone, alloc and free call sites */
+#define SA_DBG_META	32	/* red zone, call sites, size requested */
 DECLARE_STATIC_KEY_FALSE(sa_debug_active);
 void sa_hooks_debug_on(struct sa_pool *pool);
 void sa_hooks_debug_off(struct sa_pool *pool);
@@ -559,6 +560,7 @@ extern bool sa_debug_all;
 void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
 unsigned int sa_debug_size_class(size_t size);
 bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);
+void sa_debug_set_size(struct sa_pool *pool, void *obj, size_t req);
 void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller);
 void sa_quarantine(struct sa_pool *pool, struct sa_span *s);
 void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj,

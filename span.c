@@ -112,9 +112,10 @@
  * Not allowed, as for kmalloc(): the interrupted code may hold a central or
  * heap lock on this CPU. Only the fast paths, which take no lock, serve an
  * NMI (frees not, where KASAN or kmemleak hooks are built in: kmemleak
- * locks); every other way reports the mistake and refuses (an allocation
- * fails, a free leaks its object) rather than risk the deadlock
- * (sa_nmi_refused()).
+ * locks; nor frees of an 8 B object past the 256th of its span, which take
+ * the full path, see sa_bpos()); every other way reports the mistake and
+ * refuses (an allocation fails, a free leaks its object) rather than risk
+ * the deadlock (sa_nmi_refused()).
  */
 #include <linux/bitmap.h>
 #include <linux/rcupdate.h>

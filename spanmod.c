@@ -546,6 +546,18 @@ static __always_inline void *sa_alloc_finish(struct sa_pool *pool, void *obj, bo
 	return obj;
 }
 
+/* sa_alloc_finish() for a debug pool (whose objects are never fresh). */
+static noinline void *sa_alloc_finish_debug(struct sa_pool *pool, void *obj, gfp_t gfp,
+					    size_t req)
+{
+	obj = sa_zero(obj, pool->zero, pool, gfp, true);
+	/* Red past @req before KASAN poisons those bytes. */
+	sa_debug_set_size(pool, obj, req);
+	sa_kasan_tail(obj, req, pool->cls->size);
+	sa_kmemleak_alloc(obj, pool->cls->size, gfp);
+	return obj;
+}
+
 /*
  * The whole allocation path: refill, debug checks, tracing. The fast path
  * comes here when this CPU's window is empty, or a runtime hook is on.
@@ -582,8 +594,9 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 			break;
 		/* A corrupted object is reported, never handed out: take another. */
 		if (likely(sa_debug_alloc(pool, obj, caller))) {
-			got = (unsigned long)obj;
-			break;
+			req = sa_req(pool, req);
+			obj = sa_alloc_finish_debug(pool, obj, gfp, req);
+			goto out;
 		}
 		/* Taken, never handed out: not an allocation. */
 		this_cpu_dec(pool->pcpu->stat[SA_ALLOC]);
@@ -591,6 +604,7 @@ static noinline void *sa_pool_alloc_full(struct sa_pool *pool, gfp_t gfp, int no
 	}
 	req = sa_req(pool, req);
 	obj = sa_alloc_finish(pool, obj, got & SA_FRESH, gfp, req, true);
+out:
 	trace_alloc(caller, obj, req, pool->usable, gfp, node);
 	return obj;
 }
@@ -1112,8 +1126,9 @@ static __always_inline struct sa_pool *sa_cache_pool(struct spanalloc_cache *cac
 }
 
 /*
- * The fast path: an object of a small span, of @cache if given, with no
- * runtime hook on. Anything else, a mistake included, goes to sa_free_full(),
+ * The fast path: an object of a small span, of @cache if given, below the
+ * span's nelems_fast (its bits at its index), with no runtime hook on.
+ * Anything else, a mistake included, goes to sa_free_full(),
  * which checks in the documented order and reports. @caller: 0 for the
  * return address of the exported function this is inlined into (read only
  * if needed). @named: spanalloc_cache_free(), whose NULL @cache is a mistake.
@@ -1202,7 +1217,14 @@ static size_t sa_usable_size(const void *p, unsigned long caller)
 		return 0;
 	}
 	/* The caller may now use all of it, as after ksize(). */
-	sa_kasan_unpoison(p, pool->usable);
+	if (sa_pool_hooked(pool)) {
+		/* Its red zone past the size requested goes (metadata unpoisoned). */
+		sa_kasan_unpoison(p, pool->cls->size);
+		sa_debug_set_size(pool, (void *)p, pool->usable);
+		sa_kasan_tail(p, pool->usable, pool->cls->size);
+	} else {
+		sa_kasan_unpoison(p, pool->usable);
+	}
 	return pool->usable;
 }
 
@@ -1452,8 +1474,9 @@ fail:
 /*
  * Free the run of objects @p[@i..@nr) that lie in this CPU's span of their
  * pool, in one critical section, stopping at the first object that is not
- * one (another span, a mistake, a double free). Return: the index where the
- * run stopped; that object is the caller's.
+ * one (another span, a mistake, a double free, an object past the span's
+ * nelems_fast). Return: the index where the run stopped; that object is the
+ * caller's.
  */
 static size_t sa_free_bulk_run(struct spanalloc_cache *cache, size_t nr, void **p,
 			       size_t i)

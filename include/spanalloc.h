@@ -41,9 +41,11 @@ struct spanalloc_cache;
 #define SPANALLOC_HWCACHE_ALIGN		0x1U
 /*
  * Cache flag: debug mode, as slab_debug=FZP: free objects are poisoned, a red
- * zone follows each object, both are checked on every allocation and free,
- * and a corrupted span is quarantined. The module parameter debug=1 does the
- * same for every cache and for spanalloc_alloc().
+ * zone follows each object and fills its bytes past the size requested (up
+ * to spanalloc_usable_size(), which gives them to the caller), all are
+ * checked on every allocation and free, and a span whose metadata may be
+ * corrupted is quarantined. The module parameter debug=1 does the same for
+ * every cache and for spanalloc_alloc().
  */
 #define SPANALLOC_DEBUG			0x2U
 

@@ -1237,7 +1237,14 @@ static void sa_test_zero_round(struct kunit *test, struct spanalloc_cache *c,
 		for (i = 0; i < ARRAY_SIZE(o); i++)
 			sa_test_free(c, i == 1 ? x : o[i]);
 	}
-	KUNIT_ASSERT_TRUE_MSG(test, ok && x, "size %u: allocation failed", size);
+	if (!ok || !x) {
+		/* What this try holds: o[1] went back if the three came. */
+		for (i = 0; i < ARRAY_SIZE(o); i++)
+			if (o[i] && !(ok && i == 1))
+				sa_test_free(c, o[i]);
+		KUNIT_FAIL(test, "size %u: allocation failed", size);
+		return;
+	}
 	KUNIT_EXPECT_PTR_EQ_MSG(test, x, o[1], "size %u: %s freed object never came back",
 				size, what);
 	KUNIT_EXPECT_NULL_MSG(test, memchr_inv(x, 0, size), "size %u: %s object not zeroed",
@@ -2456,50 +2463,68 @@ static void bad_double_free_stray_remote_bit(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 0);
 }
 
+static long sa_free_on_cpu(void *arg)
+{
+	spanalloc_free(arg);
+	return 0;
+}
+
 /*
  * Objects 256-511 of a span (the 8 B class's only) have their bits in the
  * bitmaps' second line, at sa_bpos() of their index, and go through the full
- * paths: each way of freeing one (local, remote, twice, in bulk), a stray
- * remote bit on one and the fold must find the right bits. A span of 512
- * objects of this CPU's, taken in index order.
+ * paths: each way of allocating and freeing one must find its bits. A span of
+ * 512 objects, taken in bulk in index order on this CPU: freed locally (into
+ * the window, twice), remotely (twice), with a stray remote bit and a fold,
+ * in bulk behind an object below 256 while another has a remote free
+ * pending, after the span went back to the central list (the batch applied
+ * there, twice), and in bulk again with one of them twice.
  */
 static void high_objects_bits(struct kunit *test)
 {
-	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_high", 8, 0, 0, NULL);
-	struct spanalloc_ptr_info info;
-	unsigned int i, n = SA_MAX_NELEMS;
-	void **p, *q[2];
+	struct spanalloc_ptr_info info = {};
+	unsigned int i, k, n = SA_MAX_NELEMS;
+	struct spanalloc_cache *c;
+	void **p, **r, *q[2];
 	int other;
 
 	sa_test_plain_slots(test);
-	KUNIT_ASSERT_NOT_NULL(test, c);
 	if (num_online_cpus() < 2)
 		kunit_skip(test, "needs two online CPUs");
 	p = kunit_kcalloc(test, n, sizeof(*p), GFP_KERNEL);
+	r = kunit_kcalloc(test, n + 1, sizeof(*r), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	c = spanalloc_cache_create("sa_test_high", 8, 0, 0, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
 	cpus_read_lock();
 	migrate_disable();
 	other = cpumask_any_but(cpu_online_mask, smp_processor_id());
-	for (i = 0; i < n; i++) {
-		p[i] = spanalloc_cache_alloc(c, GFP_KERNEL);
-		if (!p[i] || p[i] != p[0] + 8 * i)
-			break;
+	if (spanalloc_cache_alloc_bulk(c, GFP_KERNEL, n, p) != n) {
+		KUNIT_FAIL(test, "bulk allocation failed");
+		goto out;
 	}
+	for (i = 0; i < n && p[i] == p[0] + 8 * i; i++)
+		;
 	KUNIT_EXPECT_EQ_MSG(test, i, n, "not one span in index order");
 	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[0], &info), 0);
 	KUNIT_EXPECT_EQ(test, info.nelems, n);
-	if (i < n || info.nelems != n)
+	if (i < n || info.nelems != n) {
+		spanalloc_cache_free_bulk(c, n, p);
 		goto out;
+	}
 
-	/* Local: freed once, then refused. */
+	/* Into the window (its last word): the next allocation. */
+	spanalloc_cache_free(c, p[500]);
+	q[0] = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_EXPECT_PTR_EQ(test, q[0], p[500]);
+	/* Local and remote (the span is this CPU's): once, then refused. */
 	spanalloc_cache_free(c, p[300]);
 	spanalloc_cache_free(c, p[300]);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 1);
-	/* Remote (the span is this CPU's): freed once, then refused. */
 	work_on_cpu(other, sa_free_twice_on_cpu, p[400]);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 2);
 	for (i = 255; i < n; i++) {
-		KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p[i], &info), 0);
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[i], &info), 0);
 		KUNIT_EXPECT_EQ_MSG(test, info.live, i != 300 && i != 400, "object %u", i);
 	}
 	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p[511]), (size_t)8);
@@ -2510,21 +2535,59 @@ static void high_objects_bits(struct kunit *test)
 	q[1] = spanalloc_cache_alloc(c, GFP_KERNEL);
 	KUNIT_EXPECT_PTR_EQ(test, q[0], p[300]);
 	KUNIT_EXPECT_PTR_EQ(test, q[1], p[400]);
-	KUNIT_ASSERT_EQ(test, spanalloc_debug_lookup(p[0], &info), 0);
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[0], &info), 0);
 	KUNIT_EXPECT_EQ(test, info.alloc_count, n);
 	KUNIT_EXPECT_EQ(test, info.alloc_weight, n);
-	/* In bulk, and one of them twice. */
-	spanalloc_cache_free_bulk(c, n, p);
-	spanalloc_cache_free(c, p[511]);
+
+	/*
+	 * Object 45 freed remotely (pending), 301 locally: a bulk free of 0
+	 * and 301 frees 0 and refuses 301, and 45's remote free stays (its
+	 * remote bit is bit 301 of the bitmaps, where a run that took 301
+	 * for an object of its own would look).
+	 */
+	work_on_cpu(other, sa_free_on_cpu, p[45]);
+	spanalloc_cache_free(c, p[301]);
+	r[0] = p[0];
+	r[1] = p[301];
+	spanalloc_cache_free_bulk(c, 2, r);
 	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
+	KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[45], &info), 0);
+	KUNIT_EXPECT_FALSE(test, info.live);
+	/* The drains take the hotplug lock and visit every CPU. */
+	migrate_enable();
+	cpus_read_unlock();
+
+	/* The span goes back to the central list: frees there, batched. */
+	spanalloc_debug_drain();
+	for (i = 260; i < 270; i++)
+		spanalloc_cache_free(c, p[i]);
+	spanalloc_debug_drain();
+	spanalloc_cache_free(c, p[260]);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 4);
+	for (i = 255; i < 275; i++) {
+		KUNIT_EXPECT_EQ(test, spanalloc_debug_lookup(p[i], &info), 0);
+		KUNIT_EXPECT_EQ_MSG(test, info.live, i < 260 || i >= 270, "object %u", i);
+	}
+	KUNIT_EXPECT_EQ(test, info.alloc_count, n - 13);
+	KUNIT_EXPECT_EQ(test, info.alloc_weight, n - 13);
+
+	/* The rest in bulk, and 300 twice. */
+	for (i = 0, k = 0; i < n; i++)
+		if (i && i != 45 && i != 301 && (i < 260 || i >= 270))
+			r[k++] = p[i];
+	r[k++] = p[300];
+	spanalloc_cache_free_bulk(c, k, r);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, 5);
+	spanalloc_debug_drain();
 	for (i = 0; i < n; i++)
 		if (!spanalloc_debug_lookup(p[i], &info))
 			KUNIT_EXPECT_FALSE_MSG(test, info.live, "object %u", i);
+	spanalloc_cache_destroy(c);
+	return;
 out:
 	migrate_enable();
 	cpus_read_unlock();
 	spanalloc_cache_destroy(c);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, 3);
 }
 
 static void fault_refill_sweep(struct kunit *test)
@@ -2872,6 +2935,55 @@ static void debug_write_past_end(struct kunit *test)
 }
 
 /*
+ * Past the size requested, short of the slot's usable bytes: a named debug
+ * cache's 100 B object has 104, and (debug=1) a size API object of 20 B 32.
+ * A write there is reported at the free, once, as slab_debug's kmalloc red
+ * zone does; it stayed in the slot, so the span is not quarantined (the
+ * object comes back). After spanalloc_usable_size(), every byte is the
+ * caller's.
+ */
+static void debug_write_past_size(struct kunit *test)
+{
+	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_req", 100, 0,
+							   SPANALLOC_DEBUG, NULL);
+	unsigned int i;
+	u8 *p, *q;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	migrate_disable();
+	for (i = 0; i < (sa_debug_all ? 2 : 1); i++) {
+		struct spanalloc_cache *k = i ? NULL : c;
+		unsigned int req = i ? 20 : 100;
+
+		p = sa_test_alloc(k, req, GFP_KERNEL);
+		KUNIT_EXPECT_NOT_NULL(test, p);
+		if (!p)
+			break;
+		kasan_disable_current();
+		p[req] = 0;
+		kasan_enable_current();
+		sa_test_free(k, p);
+		KUNIT_EXPECT_EQ(test, sa_test_errors, i + 1);
+		/* Not quarantined: the cache's only object comes back, clean. */
+		q = sa_test_alloc(k, req, GFP_KERNEL);
+		KUNIT_EXPECT_NOT_NULL(test, q);
+		if (k)
+			KUNIT_EXPECT_PTR_EQ(test, q, p);
+		sa_test_free(k, q);
+		KUNIT_EXPECT_EQ(test, sa_test_errors, i + 1);
+	}
+	migrate_enable();
+	/* After spanalloc_usable_size(), the slack is the caller's. */
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_EXPECT_EQ(test, spanalloc_usable_size(p), (size_t)104);
+	memset(p, 0x3c, 104);
+	spanalloc_cache_free(c, p);
+	spanalloc_cache_destroy(c);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, sa_debug_all ? 2 : 1);
+}
+
+/*
  * The largest debug caches: SPANALLOC_MAX_SMALL bytes, and a page-aligned
  * object that alignment makes as large, each with its metadata past the
  * largest class (a span of one object), as SLUB's debug caches take them.
@@ -2991,6 +3103,7 @@ static struct kunit_case spanalloc_debug_cases[] = {
 	KUNIT_CASE(debug_all_size_classes),
 	KUNIT_CASE(debug_write_past_end),
 	KUNIT_CASE(debug_largest_objects),
+	KUNIT_CASE(debug_write_past_size),
 	KUNIT_CASE(debug_write_after_free),
 	KUNIT_CASE(debug_clean_use_reports_nothing),
 	KUNIT_CASE(kasan_poisons_free_objects),
