@@ -76,8 +76,9 @@ if [ -d "$st" ]; then
 	expect_ksft=$(printf '%s\n' $progs | paste -sd, -)
 fi
 
-pack() {	# pack PLANT OUTPUT
+pack() {	# pack PLANT OUTPUT [SPANALLOC-PARAMETERS]
 	echo "$1" >"$stage/etc/spanalloc-plant"
+	echo "${3:-}" >"$stage/lib/spanalloc/spanalloc.args"
 	vm_pack "$stage" "$2"
 }
 
@@ -91,13 +92,14 @@ follow_init() {	# DIR QEMU-PID
 }
 vm_follow=follow_init
 
-# run_vm DIR PLANT TIMEOUT: boot once; results.py judges. Returns its status.
+# run_vm DIR PLANT TIMEOUT [SPANALLOC-PARAMETERS]: boot once; results.py
+# judges. Returns its status.
 run_vm() {
-	local dir=$1 plant=$2 limit=$3 rc=0 timed_out=0 t0
+	local dir=$1 plant=$2 limit=$3 params=${4:-} rc=0 timed_out=0 t0
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	pack "$plant" "$dir/initramfs.cpio.gz"
-	log "booting the VM ($accel, plant=$plant, timeout ${limit} s)"
+	pack "$plant" "$dir/initramfs.cpio.gz" "$params"
+	log "booting the VM ($accel, plant=$plant, spanalloc ${params:-defaults}, timeout ${limit} s)"
 	log "console: $dir/console.log"
 	t0=$(date +%s)
 	vm_boot "$dir" "$dir/initramfs.cpio.gz" "$limit" || rc=$?
@@ -118,9 +120,25 @@ run_vm() {
 }
 
 if [ "$mode" = test ]; then
-	# results.py prints the closing line last.
-	run_vm "$out/run" none "$timeout_s"
-	exit
+	# Two boots: spanalloc as loaded by default, then in debug mode for
+	# every object (debug=1: poison, red zones, call sites, checks), under
+	# the same sanitizers. Each run's results, then the closing line of the
+	# two together (results.py prints each run's closing line last).
+	rc=0 passed=0 failed=0 skipped=0
+	for params in "" debug=1; do
+		dir=$out/run${params:+-debug}
+		run_vm "$dir" none "$timeout_s" "$params" >"$dir.txt" || rc=1
+		sed '$d' "$dir.txt"
+		last=$(tail -n 1 "$dir.txt")
+		echo "spanalloc ${params:-defaults}: $last"
+		n=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p')
+		[ -n "$n" ] || { rc=1; continue; }
+		set -- $n
+		passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
+	done
+	log "total $(( $(date +%s) - start )) s"
+	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}" | sed 's/, 0 skipped$//'
+	exit "$rc"
 fi
 
 # --harness: each planted fault must fail the run, for the right reason.
