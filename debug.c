@@ -101,7 +101,7 @@ void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj
 	atomic_long_inc(&sa_errors);
 	if (sa_counted_report() || !__ratelimit(&rs))
 		return;
-	pr_err("spanalloc: %s: object %p (%u bytes, %u requested), found by %pS\n", problem,
+	pr_err("spanalloc: %s: object %p (%u bytes, %u last requested), found by %pS\n", problem,
 	       obj, pool->usable, m->req, (void *)caller);
 	pr_err("spanalloc: last allocated at %pS, last freed at %pS\n",
 	       (void *)m->alloc_ip, (void *)m->free_ip);
@@ -225,6 +225,24 @@ void sa_debug_set_size(struct sa_pool *pool, void *obj, size_t req)
 		req = pool->usable;
 	memset(obj + req, SA_RED, pool->usable - req);
 	m->req = req;
+}
+
+/**
+ * sa_debug_get_size() - the bytes the caller of a live object may use
+ * @pool: a debug pool
+ * @obj: the object, allocated (its metadata may be poisoned for KASAN)
+ *
+ * Return: its size requested, or pool->usable after spanalloc_usable_size().
+ */
+size_t sa_debug_get_size(struct sa_pool *pool, const void *obj)
+{
+	struct sa_dbg_meta *m = sa_meta(pool, obj);
+	size_t req;
+
+	kasan_disable_current();
+	req = min_t(size_t, READ_ONCE(m->req), pool->usable);
+	kasan_enable_current();
+	return req;
 }
 
 /**

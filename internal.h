@@ -561,6 +561,7 @@ void sa_debug_init_span(struct sa_pool *pool, struct sa_span *s);
 unsigned int sa_debug_size_class(size_t size);
 bool sa_debug_alloc(struct sa_pool *pool, void *obj, unsigned long caller);
 void sa_debug_set_size(struct sa_pool *pool, void *obj, size_t req);
+size_t sa_debug_get_size(struct sa_pool *pool, const void *obj);
 void sa_debug_free(struct sa_pool *pool, struct sa_span *s, void *obj, unsigned long caller);
 void sa_quarantine(struct sa_pool *pool, struct sa_span *s);
 void sa_report_object(const char *problem, struct sa_pool *pool, const void *obj,

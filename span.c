@@ -676,7 +676,7 @@ int sa_pool_init(struct sa_pool *pool, const struct sa_class *cls,
 	pool->cls = cls;
 	pool->class_idx = cache ? 0 : cls - sa_classes;
 	pool->debug = debug;
-	/* debug=1's pools of classes 1 to 3 hold no metadata and serve nothing. */
+	/* debug=1's pools of classes 1 to 4 hold no metadata and serve nothing. */
 	pool->usable = debug ? max_t(int, cls->size - SA_DBG_META, 0) : cls->size;
 	pool->free_batch = clamp_t(unsigned int, SA_FREE_BATCH_PAGES / pool->cls->npages,
 				   1, SA_FREE_BATCH);

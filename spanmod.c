@@ -1250,6 +1250,25 @@ size_t spanalloc_usable_size(const void *p)
 }
 EXPORT_SYMBOL_GPL(spanalloc_usable_size);
 
+/*
+ * The pool of @p if it is a live object of a debug pool, else NULL. Context:
+ * an RCU read-side critical section (see sa_free_checked()).
+ */
+static struct sa_pool *sa_debug_obj_pool(const void *p)
+{
+	struct sa_span *s = sa_lookup(p);
+	struct sa_pool *pool;
+	unsigned int idx;
+
+	if (!s || READ_ONCE(s->state) != SA_SPAN_SMALL)
+		return NULL;
+	pool = READ_ONCE(s->pool);
+	if (!pool || !sa_pool_hooked(pool) || !sa_span_obj_start(s, p, &idx) ||
+	    !sa_span_obj_live(s, sa_bpos(idx)))
+		return NULL;
+	return pool;
+}
+
 /**
  * spanalloc_realloc() - resize an object
  * @p: the object, or NULL to allocate
@@ -1264,7 +1283,8 @@ EXPORT_SYMBOL_GPL(spanalloc_usable_size);
  */
 void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
 {
-	size_t old;
+	struct sa_pool *pool;
+	size_t old, had;
 	void *n;
 
 	if (unlikely(!new_size)) {
@@ -1273,18 +1293,38 @@ void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
 	}
 	if (ZERO_OR_NULL_PTR(p))
 		return sa_alloc(new_size, flags, NUMA_NO_NODE, _RET_IP_);
+	/* A debug object's caller has the bytes it asked for, the rest is red. */
+	pool = NULL;
+	had = 0;
+	if (static_branch_unlikely(&sa_debug_active)) {
+		rcu_read_lock();
+		pool = sa_debug_obj_pool(p);
+		had = pool ? sa_debug_get_size(pool, p) : 0;
+		rcu_read_unlock();
+	}
 	old = spanalloc_usable_size(p);
 	if (unlikely(!old))
 		return NULL;
+	if (!pool)
+		had = old;
 	if (new_size <= old) {
+		/* Red before: now the caller's, as fresh memory. */
+		if (new_size > had && want_init_on_alloc(flags))
+			memset((char *)p + had, 0, new_size - had);
 		if (flags & __GFP_ZERO)
 			memset((char *)p + new_size, 0, old - new_size);
+		/* The red zone (and KASAN's) from the new size on. */
+		if (pool) {
+			sa_kasan_unpoison(p, pool->cls->size);
+			sa_debug_set_size(pool, (void *)p, new_size);
+			sa_kasan_tail(p, new_size, pool->cls->size);
+		}
 		return (void *)p;
 	}
 	n = sa_alloc(new_size, flags, NUMA_NO_NODE, _RET_IP_);
 	if (!n)
 		return NULL;
-	memcpy(n, p, old);
+	memcpy(n, p, had);
 	sa_free(p, NULL, _RET_IP_, false);
 	return n;
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # `make test`: build spanalloc and its test modules against the cached test
-# kernel, boot it in QEMU (4 CPUs, 2 NUMA nodes), run every KUnit suite and
-# kselftest, scan the console for splats, and print one closing line
+# kernel, boot it in QEMU (4 CPUs, 2 NUMA nodes) twice, spanalloc loaded with
+# its defaults, then with debug=1, run every KUnit suite and kselftest, scan
+# the console for splats, and print each boot's closing line, then their sum
 # "N passed, N failed[, N skipped]". Exit status 0 only when all is well.
 #
 # `scripts/test.sh --harness` (`make test-harness`) plants a fault in the VM
@@ -130,14 +131,21 @@ if [ "$mode" = test ]; then
 		run_vm "$dir" none "$timeout_s" "$params" >"$dir.txt" || rc=1
 		sed '$d' "$dir.txt"
 		last=$(tail -n 1 "$dir.txt")
+		# The second boot must really be in debug mode (spanalloc's load line).
+		if [ -n "$params" ] &&
+		   ! grep -q 'debug mode for every object (debug=1)' "$dir/console.log"; then
+			echo "FAIL: spanalloc was not loaded with $params"
+			rc=1 failed=$((failed + 1))
+		fi
 		echo "spanalloc ${params:-defaults}: $last"
-		n=$(echo "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed\(, \([0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p')
-		[ -n "$n" ] || { rc=1; continue; }
+		n=$(echo "$last" | sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed\(, \([0-9][0-9]*\) skipped\)\{0,1\}$/\1 \2 \4/p')
+		# No closing line: the run's judge failed; count the boot as failed.
+		[ -n "$n" ] || { rc=1 failed=$((failed + 1)); continue; }
 		set -- $n
 		passed=$((passed + $1)) failed=$((failed + $2)) skipped=$((skipped + ${3:-0}))
 	done
 	log "total $(( $(date +%s) - start )) s"
-	echo "$passed passed, $failed failed${skipped:+, $skipped skipped}" | sed 's/, 0 skipped$//'
+	echo "$passed passed, $failed failed, $skipped skipped" | sed 's/, 0 skipped$//'
 	exit "$rc"
 fi
 

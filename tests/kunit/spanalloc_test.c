@@ -2939,14 +2939,16 @@ static void debug_write_past_end(struct kunit *test)
  * cache's 100 B object has 104, and (debug=1) a size API object of 20 B 32.
  * A write there is reported at the free, once, as slab_debug's kmalloc red
  * zone does; it stayed in the slot, so the span is not quarantined (the
- * object comes back). After spanalloc_usable_size(), every byte is the
- * caller's.
+ * object comes back). spanalloc_realloc() in place moves the red zone to the
+ * new size, and zeroes the bytes gained; moving, it copies only the bytes
+ * requested. After spanalloc_usable_size(), every byte is the caller's.
  */
 static void debug_write_past_size(struct kunit *test)
 {
 	struct spanalloc_cache *c = spanalloc_cache_create("sa_test_dbg_req", 100, 0,
 							   SPANALLOC_DEBUG, NULL);
 	unsigned int i;
+	long e;
 	u8 *p, *q;
 
 	KUNIT_ASSERT_NOT_NULL(test, c);
@@ -2973,6 +2975,36 @@ static void debug_write_past_size(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, sa_test_errors, i + 1);
 	}
 	migrate_enable();
+	e = sa_test_errors;
+	/* Resized in place: the bytes gained come zeroed, the red zone follows. */
+	p = spanalloc_cache_alloc(c, GFP_KERNEL);
+	KUNIT_EXPECT_NOT_NULL(test, p);
+	if (p) {
+		memset(p, 0x3c, 100);
+		q = spanalloc_realloc(p, 102, GFP_KERNEL | __GFP_ZERO);
+		KUNIT_EXPECT_PTR_EQ(test, q, p);
+		KUNIT_EXPECT_TRUE(test, p[99] == 0x3c && !p[100] && !p[101]);
+		kasan_disable_current();
+		p[102] = 0;
+		kasan_enable_current();
+		spanalloc_free(p);
+		KUNIT_EXPECT_EQ(test, sa_test_errors, e + 1);
+	}
+	/* Moved (debug=1): the old object's red bytes are not copied. */
+	if (sa_debug_all) {
+		p = spanalloc_alloc(20, GFP_KERNEL);
+		KUNIT_EXPECT_NOT_NULL(test, p);
+		if (p) {
+			memset(p, 0x3c, 20);
+			q = spanalloc_realloc(p, 64, GFP_KERNEL | __GFP_ZERO);
+			KUNIT_EXPECT_NOT_NULL(test, q);
+			if (q) {
+				KUNIT_EXPECT_TRUE(test, q[19] == 0x3c);
+				KUNIT_EXPECT_NULL(test, memchr_inv(q + 20, 0, 44));
+				spanalloc_free(q);
+			}
+		}
+	}
 	/* After spanalloc_usable_size(), the slack is the caller's. */
 	p = spanalloc_cache_alloc(c, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, p);
@@ -2980,7 +3012,7 @@ static void debug_write_past_size(struct kunit *test)
 	memset(p, 0x3c, 104);
 	spanalloc_cache_free(c, p);
 	spanalloc_cache_destroy(c);
-	KUNIT_EXPECT_EQ(test, sa_test_errors, sa_debug_all ? 2 : 1);
+	KUNIT_EXPECT_EQ(test, sa_test_errors, e + 1);
 }
 
 /*
