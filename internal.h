@@ -623,6 +623,17 @@ static __always_inline bool sa_obj_exact(unsigned long off, u32 div_mul, unsigne
 	return (u32)prod < div_mul;
 }
 
+/* sa_span_obj_start(), bounded by nelems_fast if @fast. */
+static __always_inline bool __sa_span_obj_start(const struct sa_span *s, const void *p,
+						unsigned int *idx, const bool fast)
+{
+	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
+
+	/* sa_obj_exact() and the count, the geometry read as late as needed. */
+	*idx = prod >> 32;
+	return (u32)prod < s->div_mul && *idx < (fast ? s->nelems_fast : s->nelems);
+}
+
 /**
  * sa_span_obj_start() - is @p the first byte of one of @s's objects?
  * @s: a small span
@@ -635,11 +646,7 @@ static __always_inline bool sa_obj_exact(unsigned long off, u32 div_mul, unsigne
 static __always_inline bool sa_span_obj_start(const struct sa_span *s, const void *p,
 					      unsigned int *idx)
 {
-	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
-
-	/* sa_obj_exact() and the count, the geometry read as late as needed. */
-	*idx = prod >> 32;
-	return (u32)prod < s->div_mul && *idx < s->nelems;
+	return __sa_span_obj_start(s, p, idx, false);
 }
 
 /*
@@ -649,10 +656,7 @@ static __always_inline bool sa_span_obj_start(const struct sa_span *s, const voi
 static __always_inline bool sa_span_obj_start_fast(const struct sa_span *s, const void *p,
 						   unsigned int *idx)
 {
-	u64 prod = (u64)((unsigned long)p - s->base) * s->div_mul;
-
-	*idx = prod >> 32;
-	return (u32)prod < s->div_mul && *idx < s->nelems_fast;
+	return __sa_span_obj_start(s, p, idx, true);
 }
 
 /**

@@ -232,7 +232,8 @@ unsigned long sa_span_adopt(struct sa_span *s)
 static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 {
 	const struct sa_class *cls = pool->cls;
-	unsigned int i;
+	/* The bit position past the last object's. */
+	unsigned int i, all_dirty = sa_bpos(cls->nelems - 1) + 1;
 
 	s->pool = pool;
 	s->elemsize = cls->size;
@@ -247,13 +248,13 @@ static void sa_span_init_small(struct sa_pool *pool, struct sa_span *s)
 	if (s->nelems % BITS_PER_LONG)
 		sa_abits(s)[sa_bword(BIT_WORD(s->nelems))] = BITMAP_FIRST_WORD_MASK(s->nelems);
 	sa_span_start_window(s);
-	/* Every position past the last object's counts as zero too. */
-	s->dirty_pos = s->needzero ? sa_bpos(s->nelems - 1) + 1 : 0;
+	/* Dirty pages: no object is still zero (dirty_pos past the last one). */
+	s->dirty_pos = s->needzero ? all_dirty : 0;
 	sa_kasan_unpoison((void *)s->base, (size_t)s->npages << PAGE_SHIFT);
 	if (pool->ctor) {
 		for (i = 0; i < s->nelems; i++)
 			pool->ctor((void *)(s->base + (unsigned long)i * s->elemsize));
-		s->dirty_pos = sa_bpos(s->nelems - 1) + 1;
+		s->dirty_pos = all_dirty;
 	}
 	s->quarantined = false;
 	if (static_branch_unlikely(&sa_debug_active) && pool->debug)

@@ -1190,12 +1190,34 @@ void spanalloc_free(const void *p)
 }
 EXPORT_SYMBOL_GPL(spanalloc_free);
 
+/* The pool of @p, a live object of the small span @s, else NULL. */
+static struct sa_pool *sa_live_pool(struct sa_span *s, const void *p)
+{
+	struct sa_pool *pool = READ_ONCE(s->pool);
+	unsigned int idx;
+
+	if (!pool || !sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, sa_bpos(idx)))
+		return NULL;
+	return pool;
+}
+
+/*
+ * The caller of @p, a live object of the debug pool @pool, may use @req
+ * bytes: its red zone, and KASAN's, start there (the metadata unpoisoned
+ * meanwhile).
+ */
+static void sa_debug_resize(struct sa_pool *pool, const void *p, size_t req)
+{
+	sa_kasan_unpoison(p, pool->cls->size);
+	sa_debug_set_size(pool, (void *)p, req);
+	sa_kasan_tail(p, req, pool->cls->size);
+}
+
 /* spanalloc_usable_size() of @p, not NULL, in an RCU read-side critical section. */
 static size_t sa_usable_size(const void *p, unsigned long caller)
 {
 	struct sa_pool *pool;
 	struct sa_span *s;
-	unsigned int idx;
 	u8 state;
 
 	s = sa_lookup(p);
@@ -1211,20 +1233,16 @@ static size_t sa_usable_size(const void *p, unsigned long caller)
 		sa_kasan_unpoison(p, s->elemsize);
 		return s->elemsize;
 	}
-	pool = READ_ONCE(s->pool);
-	if (!pool || !sa_span_obj_start(s, p, &idx) || !sa_span_obj_live(s, sa_bpos(idx))) {
+	pool = sa_live_pool(s, p);
+	if (!pool) {
 		sa_report("usable_size of a pointer that is not a live object", p, caller);
 		return 0;
 	}
-	/* The caller may now use all of it, as after ksize(). */
-	if (sa_pool_hooked(pool)) {
-		/* Its red zone past the size requested goes (metadata unpoisoned). */
-		sa_kasan_unpoison(p, pool->cls->size);
-		sa_debug_set_size(pool, (void *)p, pool->usable);
-		sa_kasan_tail(p, pool->usable, pool->cls->size);
-	} else {
+	/* The caller may now use all of it, as after ksize(): no red zone. */
+	if (sa_pool_hooked(pool))
+		sa_debug_resize(pool, p, pool->usable);
+	else
 		sa_kasan_unpoison(p, pool->usable);
-	}
 	return pool->usable;
 }
 
@@ -1258,15 +1276,11 @@ static struct sa_pool *sa_debug_obj_pool(const void *p)
 {
 	struct sa_span *s = sa_lookup(p);
 	struct sa_pool *pool;
-	unsigned int idx;
 
 	if (!s || READ_ONCE(s->state) != SA_SPAN_SMALL)
 		return NULL;
-	pool = READ_ONCE(s->pool);
-	if (!pool || !sa_pool_hooked(pool) || !sa_span_obj_start(s, p, &idx) ||
-	    !sa_span_obj_live(s, sa_bpos(idx)))
-		return NULL;
-	return pool;
+	pool = sa_live_pool(s, p);
+	return pool && sa_pool_hooked(pool) ? pool : NULL;
 }
 
 /**
@@ -1314,11 +1328,8 @@ void *spanalloc_realloc(const void *p, size_t new_size, gfp_t flags)
 		if (flags & __GFP_ZERO)
 			memset((char *)p + new_size, 0, old - new_size);
 		/* The red zone (and KASAN's) from the new size on. */
-		if (pool) {
-			sa_kasan_unpoison(p, pool->cls->size);
-			sa_debug_set_size(pool, (void *)p, new_size);
-			sa_kasan_tail(p, new_size, pool->cls->size);
-		}
+		if (pool)
+			sa_debug_resize(pool, p, new_size);
 		return (void *)p;
 	}
 	n = sa_alloc(new_size, flags, NUMA_NO_NODE, _RET_IP_);
